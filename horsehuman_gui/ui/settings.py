@@ -1,0 +1,82 @@
+"""A small typed wrapper over QSettings: one table of (key, type, default), slash-grouped keys.
+
+Tests point QSettings at a temporary folder (see tests/ui/conftest.py), never the person's own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ORGANIZATION = "horsehuman-gui"
+APPLICATION = "horsehuman-gui"
+RECENT_LIMIT = 8
+
+#: key -> (type, default)
+KEYS: dict[str, tuple[type, Any]] = {
+    "window/geometry": (QByteArray, QByteArray()),
+    "window/state": (QByteArray, QByteArray()),
+    "paths/last_dataset": (str, ""),
+    "paths/last_model": (str, ""),
+    "paths/last_images": (str, ""),
+    "paths/last_export": (str, ""),
+    "recent/datasets": (list, []),
+    "recent/models": (list, []),
+    "training/model": (str, "classic"),
+    "training/image_size": (int, 300),
+    "training/epochs": (int, 15),
+    "training/batch_size": (int, 128),
+    "training/learning_rate": (float, 0.001),
+    "training/validation_split": (float, 0.2),
+    "training/seed": (int, 42),
+    "prediction/threshold": (float, 0.5),
+    "prediction/recursive": (bool, False),
+}
+
+
+class Settings:
+    """Typed access: ``get`` always returns the table's type (QSettings returns strings on some
+    platforms and formats)."""
+
+    def __init__(self, qsettings: QSettings | None = None):
+        self._q = qsettings or QSettings(ORGANIZATION, APPLICATION)
+
+    def get(self, key: str) -> Any:
+        kind, default = KEYS[key]
+        value = self._q.value(key, default)
+        if value is None:
+            return default
+        try:
+            return _coerce(kind, value)
+        except (TypeError, ValueError):
+            return default
+
+    def set(self, key: str, value: Any) -> None:
+        kind, _ = KEYS[key]
+        self._q.setValue(key, _coerce(kind, value))
+
+    def add_recent(self, key: str, path: str | Path) -> list[str]:
+        """Put ``path`` first in the recent list ``key`` (no duplicates, at most RECENT_LIMIT)."""
+        path = str(path)
+        items = [p for p in self.get(key) if p != path]
+        items.insert(0, path)
+        del items[RECENT_LIMIT:]
+        self.set(key, items)
+        return items
+
+    def sync(self) -> None:
+        self._q.sync()
+
+
+def _coerce(kind: type, value: Any) -> Any:
+    if kind is bool:
+        return value.lower() in ("true", "1", "yes") if isinstance(value, str) else bool(value)
+    if kind is list:
+        if isinstance(value, str):
+            return [value] if value else []
+        return [str(v) for v in value]
+    if kind is QByteArray:
+        return value if isinstance(value, QByteArray) else QByteArray(value)
+    return kind(value)
