@@ -1,11 +1,37 @@
 """The model file: one ``.keras`` file a user can move, carrying class names, input size and the
-app version; loads back ready to predict. Keras safe mode stays on when loading."""
+app version; loads back ready to predict. Keras safe mode stays on when loading.
+
+A ``.keras`` file is a zip archive; our metadata is one extra member, ``horsehuman.json``, which
+Keras ignores when loading, so the file stays an ordinary Keras model for any other program.
+A plain ``.keras`` without that member (course-style code) loads too, with generic class names.
+
+No TensorFlow at import time: the GUI imports ``ModelBundle`` before TensorFlow has loaded.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+import os
+import re
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from horsehuman_gui import __version__
+from horsehuman_gui.core.errors import ModelFileError
+from horsehuman_gui.core.paths import models_dir
+
+logger = logging.getLogger(__name__)
+
+#: The zip member holding our metadata inside the ``.keras`` archive.
+METADATA_MEMBER = "horsehuman.json"
+FORMAT_NAME = "horsehuman-gui model"
+FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -16,17 +42,202 @@ class ModelBundle:
     app_version: str
     path: Path | None = None
     warnings: tuple[str, ...] = ()
+    #: when the model was saved (ISO 8601, local time), None if unknown
+    created: str | None = None
 
     @property
     def binary(self) -> bool:
         return len(self.class_names) == 2
 
 
+def bundle_from_result(result) -> ModelBundle:
+    """A bundle for a ``TrainResult`` (not yet saved: ``path`` is None)."""
+    return ModelBundle(model=result.model, class_names=tuple(result.class_names),
+                       image_size=result.image_size, app_version=__version__,
+                       created=datetime.now().isoformat(timespec="seconds"))
+
+
 def save_bundle(bundle: ModelBundle, path: str | Path) -> Path:
-    """Write atomically (temp file beside ``path``, then rename); return the path written."""
-    raise NotImplementedError
+    """Write ``bundle`` to ``path`` (a ``.keras`` file) atomically; return the path written.
+
+    The model goes to a temporary file beside ``path``, our metadata is added to it, it is
+    flushed to disk, and only then renamed over ``path``. On any failure the temporary file is
+    removed, a previous file at ``path`` is left as it was, and ``ModelFileError`` says why.
+    The model is saved uncompiled, without optimizer state: the file is for predicting.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".keras":
+        raise ModelFileError(f"A model file name must end in .keras. Received: {path.name}")
+    if not path.parent.is_dir():
+        raise ModelFileError(f"Cannot save the model: folder {path.parent} does not exist.")
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.keras",
+                                     dir=path.parent)
+    os.close(fd)
+    temp = Path(temp_name)
+    try:
+        _write_model(bundle.model, temp)
+        _add_metadata(temp, bundle)
+        _flush_to_disk(temp)
+        os.replace(temp, path)
+    except Exception as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise ModelFileError(f"Could not save the model to {path}: {_reason(exc)}") from exc
+    _flush_folder(path.parent)
+    logger.info("Saved model to %s", path)
+    return path
+
+
+def _write_model(model, temp: Path) -> None:
+    """Save an uncompiled copy of ``model``: its optimizer state (as many numbers as the model
+    has weights) is only needed to resume training, and would double the file's size."""
+    import keras
+
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    copy.save(temp)
+
+
+def _add_metadata(temp: Path, bundle: ModelBundle) -> None:
+    metadata = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+                "class_names": list(bundle.class_names), "image_size": bundle.image_size,
+                "app_version": bundle.app_version,
+                "created": bundle.created or datetime.now().isoformat(timespec="seconds")}
+    with zipfile.ZipFile(temp, "a") as archive:
+        archive.writestr(METADATA_MEMBER, json.dumps(metadata, indent=2))
+
+
+def _flush_to_disk(path: Path) -> None:
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _flush_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); not possible, nor needed, on Windows."""
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()  # "no space left on device", "permission denied"
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def autosave_path(dataset_root: str | Path, val_accuracy: float | None, stopped: bool) -> Path:
+    """A new, readable file name in ``paths.models_dir()``, never an existing file's.
+
+    For example ``horse-or-human_2026-11-24_1530_val-0.94.keras``; ``_stopped`` marks a run
+    that was stopped early, and ``-2``, ``-3``... keep names unique.
+    """
+    name = _slug(Path(dataset_root).name) or "model"
+    accuracy = "no-val" if val_accuracy is None else f"val-{val_accuracy:.2f}"
+    stem = f"{name}_{datetime.now():%Y-%m-%d_%H%M}_{accuracy}" + ("_stopped" if stopped else "")
+    folder = models_dir()
+    candidate = folder / f"{stem}.keras"
+    number = 2
+    while candidate.exists():
+        candidate = folder / f"{stem}-{number}.keras"
+        number += 1
+    return candidate
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "-", name, flags=re.UNICODE).strip("-.")[:60]
 
 
 def load_bundle(path: str | Path, class_names: tuple[str, ...] | None = None) -> ModelBundle:
-    """Load a model file; raise ``ModelFileError`` with a plain message when it cannot be used."""
-    raise NotImplementedError
+    """Load a model file; raise ``ModelFileError`` with a plain message when it cannot be used.
+
+    Class names come from ``class_names`` when given, else from the file's metadata, else are
+    generic ("class 0", "class 1"...) with a warning in ``ModelBundle.warnings``. Their number
+    must match the model's output (one sigmoid unit = 2 classes, N softmax units = N). The
+    input size is read from the model. Keras safe mode stays on.
+    """
+    path = Path(path)
+    _check_archive(path)
+    metadata = _read_metadata(path)
+    model = _load_model(path)
+    image_size = _input_size(model, path)
+    outputs = _output_classes(model)
+    warnings: list[str] = []
+    names = class_names if class_names is not None else metadata.get("class_names")
+    if names is None:
+        names = tuple(f"class {i}" for i in range(outputs))
+        warnings.append(
+            f"{path.name} does not say which class is which; using {', '.join(names)}. "
+            "Course models number the class folders in sorted order (horses, humans).")
+    names = tuple(str(name) for name in names)
+    if len(names) != outputs:
+        raise ModelFileError(
+            f"{path.name} predicts {outputs} classes, but {len(names)} class names were given "
+            f"({', '.join(names)}).")
+    return ModelBundle(model=model, class_names=names, image_size=image_size,
+                       app_version=str(metadata.get("app_version", "unknown")), path=path,
+                       warnings=tuple(warnings), created=metadata.get("created"))
+
+
+def _check_archive(path: Path) -> None:
+    if not path.exists():
+        raise ModelFileError(f"No model file at {path}.")
+    if not path.is_file():
+        raise ModelFileError(f"{path} is a folder, not a model file.")
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        raise ModelFileError(
+            f"{path.name} is an older .h5 model file; only .keras files are supported "
+            "(in Python: keras.models.load_model('model.h5').save('model.keras')).")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "config.json" not in archive.namelist():
+                raise ModelFileError(f"{path.name} is a zip file but not a Keras model.")
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ModelFileError(f"{path.name} is not a Keras model file (.keras): "
+                             f"{_reason(exc)}") from exc
+
+
+def _read_metadata(path: Path) -> dict:
+    """Our metadata, or {} for a plain Keras file; damaged metadata is an error."""
+    with zipfile.ZipFile(path) as archive:
+        if METADATA_MEMBER not in archive.namelist():
+            return {}
+        try:
+            metadata = json.loads(archive.read(METADATA_MEMBER).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ModelFileError(f"{path.name} has damaged class information.") from exc
+    names = metadata.get("class_names") if isinstance(metadata, dict) else None
+    if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        raise ModelFileError(f"{path.name} has damaged class information.")
+    return metadata
+
+
+def _load_model(path: Path):
+    from horsehuman_gui.core.tfsetup import load_tensorflow
+
+    keras = load_tensorflow()
+    try:
+        # compile=False: predicting needs no optimizer; safe_mode refuses code in the file.
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:
+        if "safe_mode" in str(exc) or "lambda" in str(exc).lower():
+            raise ModelFileError(f"{path.name} contains Python code (a Lambda layer), which "
+                                 "is not loaded for safety.") from exc
+        raise ModelFileError(f"{path.name} could not be loaded as a Keras model: "
+                             f"{_reason(exc)}") from exc
+
+
+def _input_size(model, path: Path) -> int:
+    shape = tuple(model.inputs[0].shape) if getattr(model, "inputs", None) else ()
+    if len(shape) != 4 or shape[3] != 3 or shape[1] is None or shape[1] != shape[2]:
+        raise ModelFileError(f"{path.name} does not take square RGB images of a fixed size "
+                             f"(its input shape is {shape}).")
+    return int(shape[1])
+
+
+def _output_classes(model) -> int:
+    units = int(model.outputs[0].shape[-1])
+    return 2 if units == 1 else units

@@ -33,6 +33,8 @@ KEYS: dict[str, tuple[type, Any]] = {
     "training/seed": (int, 42),
     "prediction/threshold": (float, 0.5),
     "prediction/recursive": (bool, False),
+    "window/tab": (int, 0),
+    "paths/last_saved_model": (str, ""),
 }
 
 

@@ -88,6 +88,9 @@ class Task(QObject):
         self.request_stop()
         if not self._thread.isRunning():
             return True
+        # worker.finished -> thread.quit is a queued call that needs the GUI event loop, which
+        # this wait blocks: quit directly (it takes effect once fn has returned) or wait forever.
+        self._thread.quit()
         ended = self._thread.wait(timeout_ms)
         if not ended:
             logger.warning("task %s did not stop within %d ms", self.name, timeout_ms)

@@ -31,7 +31,7 @@ def test_info_lists_classes_counts_and_bad_files(class_folders):
 
 
 @pytest.mark.parametrize("make, expected", [
-    (lambda root: root / "missing", "does not exist"),
+    (lambda root: root / "missing", "not found"),
     (lambda root: write_image(root / "one" / "only" / "a.png", (1, 2, 3)).parents[1], "class"),
 ])
 def test_bad_dataset_exits_2_with_one_line(tmp_path, make, expected):

@@ -1,0 +1,228 @@
+"""How quickly the window appears, and how long the GUI event loop ever stalls while working.
+
+(a) Seconds from process start to the main window's first paint (the app prints a timestamp
+    when HORSEHUMAN_GUI_REPORT_SHOWN=1), median of several runs of ``python -m horsehuman_gui``.
+(b) The longest gap between ticks of a 10 ms QTimer on the GUI thread while TensorFlow imports,
+    while the dataset is scanned, while the classic model trains on real data through the Train
+    tab, while the trained model is saved automatically, and while the Classify tab classifies
+    1,000 images (PredictionPane.set_bundle / add_paths / classify).
+
+Runs offscreen unless DISPLAY is set (then on that display). Settings, saved models and the
+config folder go to a temporary directory. Prints the figures, then one JSON line.
+
+    python bench/gui_responsiveness.py [--data DIR] [--runs 5] [--epochs 1] [--max-batches 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/horse-or-human/train"
+TMP = Path(tempfile.mkdtemp(prefix="hh-gui-bench-"))
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("QT_QPA_PLATFORM", "xcb" if env.get("DISPLAY") else "offscreen")
+    env.update(XDG_CONFIG_HOME=str(TMP / "config"), HORSEHUMAN_DATA_DIR=str(TMP / "data"),
+               TF_CPP_MIN_LOG_LEVEL="3")
+    return env
+
+
+def window_seconds(runs: int) -> list[float]:
+    """Process start -> first paint of the main window, one figure per run."""
+    env = {**_env(), "HORSEHUMAN_GUI_REPORT_SHOWN": "1", "HORSEHUMAN_GUI_QUIT_AFTER_MS": "50"}
+    figures = []
+    for _ in range(runs):
+        start = time.time()
+        done = subprocess.run([sys.executable, "-m", "horsehuman_gui"], env=env,
+                              capture_output=True, text=True, timeout=300)
+        line = next((l for l in done.stdout.splitlines() if l.startswith("{")), None)
+        if done.returncode != 0 or line is None:
+            raise SystemExit(f"the app did not report its window:\n{done.stderr[-2000:]}")
+        shown = json.loads(line)
+        if shown["tensorflow_imported"]:
+            raise SystemExit("TensorFlow was imported before the window showed")
+        figures.append(shown["shown_at"] - start)
+    return figures
+
+
+class StallMeter:
+    """A 10 ms precise QTimer; records the gaps between its ticks per named phase."""
+
+    def __init__(self):
+        from PySide6.QtCore import Qt, QTimer
+
+        self.gaps: dict[str, list[float]] = {}
+        self.phase: str | None = None
+        self._last = time.perf_counter()
+        self.timer = QTimer(timerType=Qt.TimerType.PreciseTimer, interval=10)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self.phase is not None:
+            self.gaps.setdefault(self.phase, []).append((now - self._last) * 1000)
+        self._last = now
+
+    def start(self, phase: str) -> None:
+        self.phase, self._last = phase, time.perf_counter()
+
+    def stop(self) -> None:
+        self.phase = None
+
+    def summary(self, phase: str) -> dict[str, float]:
+        gaps = sorted(self.gaps.get(phase, [0.0]))
+        return {"max_ms": round(gaps[-1], 1), "p99_ms": round(gaps[int(0.99 * (len(gaps) - 1))], 1),
+                "ticks": len(gaps)}
+
+
+def _wait(app, condition, timeout_s: float, what: str) -> None:
+    """Run the real event loop (not a processEvents busy loop) until ``condition()``."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    deadline = time.monotonic() + timeout_s
+    poll = QTimer(interval=20)
+    poll.timeout.connect(lambda: (condition() or time.monotonic() > deadline) and loop.quit())
+    poll.start()
+    if not condition():
+        loop.exec()
+    poll.stop()
+    if not condition():
+        raise SystemExit(f"timed out waiting for {what}")
+
+
+def measure_stalls(args) -> dict[str, dict[str, float]]:
+    os.environ.update({k: v for k, v in _env().items() if k != "QT_QPA_PLATFORM"})
+    os.environ.setdefault("QT_QPA_PLATFORM", _env()["QT_QPA_PLATFORM"])
+    from horsehuman_gui import app as app_module
+
+    app = app_module.create_application()
+    window = app_module.create_main_window(app)
+    window.resize(1280, 820)
+    window.show()
+    meter = StallMeter()
+    _wait(app, window.isVisible, 10, "the window")
+
+    meter.start("tf_import")
+    window.start_background_loading()
+    _wait(app, lambda: window.tf_loader.is_ready, 300, "TensorFlow")
+    meter.stop()
+
+    meter.start("scan")
+    window.open_dataset(args.data)
+    _wait(app, lambda: window.dataset_pane.report is not None, 300, "the dataset scan")
+    meter.stop()
+
+    result = _train(app, window, meter, args)
+    meter.start("autosave")  # the trained model is saved in the background (a clone + h5 write)
+    _wait(app, lambda: window.models.bundle is not None and not window.models.is_busy(), 600,
+          "the automatic save")
+    meter.stop()
+    _classify(app, window, meter, result, args)
+    window.close()
+    return {phase: meter.summary(phase) for phase in PHASES}
+
+
+PHASES = ("tf_import", "scan", "training", "autosave", "classify")
+
+
+def _train(app, window, meter, args):
+    form, pane = window.training_pane.form, window.training_pane
+    form.model.setCurrentIndex(form.model.findData(args.model))
+    form.image_size.setValue(args.image_size)
+    form.epochs.setValue(args.epochs)
+    form.batch_size.setValue(args.batch_size)
+    results = []
+    pane.trained.connect(lambda result, report: results.append(result))
+    if args.max_batches:
+        pane.progress.valueChanged.connect(lambda v: v >= args.max_batches and pane.stop())
+    meter.start("training")
+    started = time.perf_counter()
+    pane.start()
+    _wait(app, lambda: results, 3600, "training")
+    meter.stop()
+    result = results[0]
+    print(f"  trained {len(result.history)} epoch(s) in {time.perf_counter() - started:.1f} s"
+          f"{' (stopped)' if result.stopped else ''}")
+    return result
+
+
+def _classify(app, window, meter, result, args) -> None:
+    from horsehuman_gui import __version__
+    from horsehuman_gui.core.bundle import ModelBundle
+    from horsehuman_gui.core.files import walk_images
+
+    pane = window.prediction_pane
+    bundle = ModelBundle(model=result.model, class_names=result.class_names,
+                         image_size=result.image_size, app_version=__version__)
+    images, _ = walk_images(Path(args.data), recursive=True)
+    images = sorted(images)[: args.predict_count]
+    window.tabs.setCurrentWidget(pane)
+    pane.set_bundle(bundle)
+    pane.add_paths(images, recursive=False)
+    _wait(app, lambda: pane.model.total() >= len(images), 120, "the image listing")
+
+    def done() -> bool:
+        return sum(1 for item in pane.model.items() if item.prediction is not None) >= len(images)
+
+    meter.start("classify")
+    started = time.perf_counter()
+    pane.classify()
+    _wait(app, done, 3600, "classification")
+    meter.stop()
+    seconds = time.perf_counter() - started
+    print(f"  classified {len(images)} images in {seconds:.1f} s ({len(images) / seconds:.1f}/s)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--runs", type=int, default=5, help="start-up runs (median reported)")
+    parser.add_argument("--model", default="classic")
+    parser.add_argument("--image-size", type=int, default=300)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-batches", type=int, default=0,
+                        help="stop training after this many batches (0: run every epoch)")
+    parser.add_argument("--predict-count", type=int, default=1000)
+    parser.add_argument("--skip-startup", action="store_true")
+    parser.add_argument("--skip-stalls", action="store_true")
+    args = parser.parse_args()
+
+    figures: dict = {}
+    if not args.skip_startup:
+        runs = window_seconds(args.runs)
+        figures["window_seconds"] = round(statistics.median(runs), 3)
+        figures["window_seconds_runs"] = [round(r, 3) for r in runs]
+        print(f"window visible after {figures['window_seconds']:.3f} s (median of {len(runs)}: "
+              f"{', '.join(f'{r:.3f}' for r in runs)})")
+    if not args.skip_stalls:
+        print(f"GUI stalls ({args.model} at {args.image_size} px, batch {args.batch_size}, "
+              f"{args.epochs} epoch(s), data {args.data}):")
+        stalls = measure_stalls(args)
+        for phase, summary in stalls.items():
+            print(f"  {phase:10s} longest gap {summary['max_ms']:7.1f} ms, 99th percentile "
+                  f"{summary['p99_ms']:6.1f} ms over {summary['ticks']} ticks")
+        figures["max_stall_ms_training"] = stalls["training"]["max_ms"]
+        figures["max_stall_ms_predict"] = stalls["classify"]["max_ms"]
+        figures["max_stall_ms_tf_import"] = stalls["tf_import"]["max_ms"]
+        figures["max_stall_ms_scan"] = stalls["scan"]["max_ms"]
+        figures["max_stall_ms_autosave"] = stalls["autosave"]["max_ms"]
+        figures["load_average"] = round(os.getloadavg()[0], 2)  # other work on the machine
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

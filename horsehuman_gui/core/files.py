@@ -1,0 +1,177 @@
+"""Find image files in folders; report every other entry with a reason, never silently.
+
+Only names and ``stat`` are looked at here (no decoding): ``images.verify_image`` does that.
+Symbolic links that resolve are followed; folder link loops terminate because every folder's
+(device, inode) is visited once.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from horsehuman_gui.core.images import IMAGE_EXTENSIONS
+
+logger = logging.getLogger(__name__)
+
+#: Files and folders made by operating systems and archivers, never the person's pictures.
+SYSTEM_NAMES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db", "__macosx",
+                          "$recycle.bin", "system volume information", "icon\r"})
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file that was found but not used, with a short reason a person understands.
+
+    Defined here (files are walked before datasets exist) and re-exported by ``core.dataset``.
+    """
+
+    path: Path
+    reason: str
+
+
+def is_hidden(name: str) -> bool:
+    """True for dot-files and the system names above (case-insensitive)."""
+    return name.startswith(".") or name.lower() in SYSTEM_NAMES
+
+
+def _stat_failure(exc: OSError, is_link: bool) -> str:
+    if isinstance(exc, PermissionError):
+        return "cannot read: permission denied"
+    if exc.errno == errno.ELOOP:
+        return "link loop"
+    if isinstance(exc, FileNotFoundError):
+        return "broken link" if is_link else "not found"
+    return f"cannot read: {exc.strerror or exc}"
+
+
+def file_problem(path: Path, st: os.stat_result) -> str | None:
+    """Why a regular-looking file cannot be an image, judged from its name and ``stat``."""
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_EXTENSIONS:
+        return f"not an image file ({suffix})" if suffix else "not an image file (no extension)"
+    if st.st_size == 0:
+        return "empty file (0 bytes)"
+    if not os.access(path, os.R_OK):
+        return "cannot read: permission denied"
+    return None
+
+
+def _sort_key(path: Path) -> tuple[str, ...]:
+    return path.parts
+
+
+def _scan_folder(folder: Path, recursive: bool, visited: set, images: list, skipped: list,
+                 pending: list) -> None:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        skipped.append(SkippedFile(folder, "folder " + _stat_failure(exc, folder.is_symlink())))
+        return
+    for entry in entries:
+        path = folder / entry.name
+        is_link = entry.is_symlink()
+        try:
+            st = os.stat(path)  # follows links: what the entry really is
+        except OSError as exc:
+            skipped.append(SkippedFile(path, _stat_failure(exc, is_link)))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            if is_hidden(entry.name):
+                skipped.append(SkippedFile(path, "hidden or system folder (not searched)"))
+            elif not recursive:
+                continue
+            elif (st.st_dev, st.st_ino) in visited:
+                skipped.append(SkippedFile(path, "link loop (folder already searched)"))
+            else:
+                visited.add((st.st_dev, st.st_ino))
+                pending.append(path)
+        elif is_hidden(entry.name):
+            skipped.append(SkippedFile(path, "hidden or system file"))
+        else:
+            problem = file_problem(path, st)
+            if problem is None:
+                images.append(path)
+            else:
+                skipped.append(SkippedFile(path, problem))
+
+
+def walk_images(folder: str | Path, recursive: bool = True, *, visited: set | None = None
+                ) -> tuple[list[Path], list[SkippedFile]]:
+    """Image files under ``folder`` (by extension, case-insensitive) and every skipped entry.
+
+    Returns (images sorted by path parts, skipped files/links/folders with reasons). Paths are
+    ``folder`` joined with the names found (links are not resolved). A missing or unreadable
+    ``folder`` gives no images and one skipped entry saying why. ``visited`` (a set of
+    (st_dev, st_ino), updated) lets several walks share it, so a link from one class folder
+    into another is reported instead of walked twice.
+    """
+    folder = Path(folder)
+    images: list[Path] = []
+    skipped: list[SkippedFile] = []
+    try:
+        st = os.stat(folder)
+    except OSError as exc:
+        return [], [SkippedFile(folder, "folder " + _stat_failure(exc, folder.is_symlink()))]
+    if not stat.S_ISDIR(st.st_mode):
+        return [], [SkippedFile(folder, "not a folder")]
+    visited = set() if visited is None else visited
+    visited.add((st.st_dev, st.st_ino))
+    pending = [folder]
+    while pending:
+        _scan_folder(pending.pop(), recursive, visited, images, skipped, pending)
+    images.sort(key=_sort_key)
+    skipped.sort(key=lambda s: _sort_key(s.path))
+    return images, skipped
+
+
+def _collect_file(path: Path) -> tuple[list[Path], list[SkippedFile]]:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return [], [SkippedFile(path, _stat_failure(exc, path.is_symlink()))]
+    if stat.S_ISDIR(st.st_mode):
+        return [], []  # handled by the caller
+    problem = file_problem(path, st)
+    return ([path], []) if problem is None else ([], [SkippedFile(path, problem)])
+
+
+def _identity(path: Path) -> str:
+    return os.path.realpath(path)
+
+
+def collect_images(inputs: Iterable[str | Path], recursive: bool = False
+                   ) -> tuple[list[Path], list[SkippedFile]]:
+    """Expand files and folders into (image paths, skipped files with reasons).
+
+    Files are taken as given (even hidden ones: the person chose them); folders are expanded
+    with ``walk_images`` (``recursive`` as asked). Order: inputs order, sorted within a folder.
+    The same file reached twice (also through a link) is listed once.
+    """
+    images: list[Path] = []
+    skipped: list[SkippedFile] = []
+    seen: set[str] = set()
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found, bad = walk_images(path, recursive)
+        else:
+            found, bad = _collect_file(path)
+        for image in found:
+            key = _identity(image)
+            if key not in seen:
+                seen.add(key)
+                images.append(image)
+        for entry in bad:
+            key = "skipped:" + _identity(entry.path) + entry.reason
+            if key not in seen:
+                seen.add(key)
+                skipped.append(entry)
+    return images, skipped

@@ -1,0 +1,225 @@
+"""Decoding that survives real photos: EXIF rotation, CMYK, 16-bit, palette, animations, bombs.
+
+Every failure becomes an ``ImageError`` whose ``reason`` is a short phrase a person understands;
+nothing here lets a Pillow exception or warning escape. Pillow only, no TensorFlow: the GUI scans
+and shows images before TensorFlow has loaded.
+
+Each call opens its own file and its own ``Image`` object, so the functions are safe to call from
+thread pools and from ``tf.data``'s ``py_function`` at the same time (Pillow releases the GIL
+while decoding).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from horsehuman_gui.core.errors import ImageError
+
+logger = logging.getLogger(__name__)
+
+#: File suffixes (lowercase) treated as images when walking folders.
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+
+#: Images whose header claims more pixels than this are refused before decoding.
+MAX_PIXELS = 150_000_000
+
+#: The size verify_image decodes JPEGs at (draft mode): enough to exercise every byte.
+_VERIFY_SIZE = (64, 64)
+
+# Our own header check refuses bombs with a clear reason. Pillow warns from inside Image.open for
+# images above its own limit (default ~89 MP) and raises above twice that. Its limit is aligned
+# with ours so an image we accept (a real panorama) never warns; the warning Pillow still gives
+# for a bomb we are about to refuse is filtered once, for this one category, because
+# warnings.catch_warnings around each open would not be thread-safe.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+# EXIF orientations 5-8 rotate by 90 degrees: the stored width and height are swapped on screen.
+_SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
+_EXIF_ORIENTATION = 0x0112
+_SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
+#: modes whose conversion to RGB cannot fail (verify_image skips converting these)
+_SAFE_MODES = {"RGB", "RGBA", "L", "LA", "P", "1", "CMYK", "YCbCr"}
+
+
+def _too_large(pixels: int) -> ImageError:
+    return ImageError(f"too large: {pixels / 1e6:.0f} megapixels (limit {MAX_PIXELS // 1_000_000});"
+                      " refused as a possible decompression bomb")
+
+
+def _os_error_reason(exc: OSError, path: Path) -> str:
+    if isinstance(exc, PermissionError):
+        return "cannot read: permission denied"
+    if isinstance(exc, FileNotFoundError):
+        return "broken link" if os.path.islink(path) else "file not found"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, not a file"
+    if exc.errno == errno.ELOOP:
+        return "link loop"
+    return f"cannot read: {exc.strerror or exc}"
+
+
+def _decode_failure(exc: Exception) -> ImageError:
+    """Map an exception raised while Pillow parses or decodes to a short reason."""
+    if isinstance(exc, ImageError):
+        return exc
+    if isinstance(exc, Image.DecompressionBombError):
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        return _too_large(int(found.group(1))) if found else ImageError(
+            "too large; refused as a possible decompression bomb")
+    if isinstance(exc, UnidentifiedImageError):
+        return ImageError("not an image (unrecognised content)")
+    if isinstance(exc, MemoryError):
+        return ImageError("too large to decode (out of memory)")
+    message = str(exc)
+    if "decoder" in message and "not available" in message:
+        return ImageError("unsupported format")
+    logger.debug("decode failed: %r", exc)
+    return ImageError("corrupt or truncated image")
+
+
+def _draft_size(img: Image.Image, size: tuple[int, int]) -> tuple[int, int]:
+    """The draft size in stored orientation: EXIF rotation by 90 degrees swaps the axes."""
+    try:
+        orientation = img.getexif().get(_EXIF_ORIENTATION)
+    except Exception:  # a broken EXIF block must not make the image unusable
+        orientation = None
+    return (size[1], size[0]) if orientation in _SWAPPING_ORIENTATIONS else size
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Convert any decoded mode to RGB; transparency is composited on white.
+
+    Composited rather than dropped: the colour stored under fully transparent pixels is arbitrary
+    (often black), while the person sees such images on a light background.
+    """
+    if img.mode == "RGB":
+        return img
+    if img.mode in _SIXTEEN_BIT_MODES or img.mode in ("I", "F"):
+        return Image.fromarray(_scale_to_8bit(img)).convert("RGB")
+    if (img.mode == "P" and "transparency" in img.info) or img.mode == "PA":
+        img = img.convert("RGBA")
+    if img.mode == "LA":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "RGBa"):
+        return _composite_on_white(img.convert("RGBA"))
+    try:
+        return img.convert("RGB")
+    except (ValueError, OSError) as exc:
+        raise ImageError(f"unsupported format (colour mode {img.mode})") from exc
+
+
+def _composite_on_white(img: Image.Image) -> Image.Image:
+    alpha = img.getchannel("A")
+    if alpha.getextrema()[0] == 255:  # fully opaque: dropping alpha is exact and cheaper
+        return img.convert("RGB")
+    background = Image.new("RGB", img.size, (255, 255, 255))
+    background.paste(img, mask=alpha)
+    return background
+
+
+def _scale_to_8bit(img: Image.Image) -> np.ndarray:
+    """16-bit and 32-bit grey to uint8 by bit depth (a dark image stays dark, never clipped)."""
+    values = np.asarray(img).astype(np.float64)
+    if img.mode in _SIXTEEN_BIT_MODES:
+        scale = 255.0 / 65535.0
+    else:  # "I" (int32, usually 16-bit data) and "F": infer the range from the values
+        top = float(values.max(initial=0.0))
+        scale = 255.0 if top <= 1.0 and img.mode == "F" else (
+            1.0 if top <= 255 else 255.0 / 65535.0)
+    return np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)
+
+
+def _decode(img: Image.Image, size: tuple[int, int] | None) -> Image.Image:
+    """Check the header's pixel count, then decode (JPEG at reduced scale when ``size``)."""
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        raise _too_large(width * height)
+    if size is not None and img.format == "JPEG":
+        img.draft("RGB", _draft_size(img, size))
+    img.load()  # animated GIF/WebP: the first frame is the current one after open
+    return img
+
+
+def _upright_rgb(img: Image.Image) -> Image.Image:
+    try:
+        ImageOps.exif_transpose(img, in_place=True)
+    except Exception as exc:  # broken EXIF: keep the pixels as stored rather than refuse them
+        logger.debug("EXIF orientation ignored: %r", exc)
+    return _to_rgb(img)
+
+
+def _checked(img: Image.Image) -> Image.Image:
+    """For verify_image: conversion is only tried for modes that could fail to convert."""
+    return img if img.mode in _SAFE_MODES else _to_rgb(img)
+
+
+def _open(path: str | Path, size: tuple[int, int] | None,
+          finish: Callable[[Image.Image], Image.Image]) -> Image.Image:
+    """Open, decode and ``finish`` inside the file's lifetime; every failure -> ImageError."""
+    path = Path(path)
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise ImageError(_os_error_reason(exc, path)) from exc
+    with handle:
+        try:
+            if os.fstat(handle.fileno()).st_size == 0:
+                raise ImageError("empty file (0 bytes)")
+            with Image.open(handle) as img:
+                return finish(_decode(img, size))
+        except Exception as exc:
+            raise _decode_failure(exc) from exc
+
+
+def open_rgb(path: str | Path, size: tuple[int, int] | None = None) -> Image.Image:
+    """Open ``path`` as an upright RGB ``Image``; raise ``ImageError(reason)`` if unusable.
+
+    ``size`` is (width, height), a hint only: JPEGs then decode at reduced scale (draft mode)
+    to the smallest scale that is still at least ``size``; the result is not resized.
+    """
+    return _open(path, size, _upright_rgb)
+
+
+def _pair(size: int | tuple[int, int]) -> tuple[int, int]:
+    if isinstance(size, int):
+        size = (size, size)
+    if not isinstance(size, (tuple, list)) or len(size) != 2 \
+            or not all(isinstance(s, int) and s > 0 for s in size):
+        raise ValueError(f"`size` must be a positive int or (width, height). Received: {size!r}")
+    return tuple(size)
+
+
+def load_array(path: str | Path, size: int | tuple[int, int] | None = None) -> np.ndarray:
+    """Decode ``path`` to a uint8 array (H, W, 3); raise ``ImageError(reason)`` if unusable.
+
+    ``size`` (an int for a square, or (width, height)) resizes exactly to that, bilinear,
+    ignoring aspect ratio as Keras's ``image_dataset_from_directory`` does. Thread-safe.
+    """
+    target = None if size is None else _pair(size)
+    img = open_rgb(path, target)
+    if target is not None and img.size != target:
+        img = img.resize(target, Image.Resampling.BILINEAR, reducing_gap=3.0)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def verify_image(path: str | Path) -> str | None:
+    """Return why ``path`` is unusable (a short reason), or None when it decodes fully.
+
+    Every byte is decoded (JPEGs at reduced scale, which still reads all data), so truncated
+    files are caught, not just broken headers.
+    """
+    try:
+        _open(path, _VERIFY_SIZE, _checked)
+    except ImageError as exc:
+        return exc.reason
+    return None

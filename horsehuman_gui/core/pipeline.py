@@ -1,0 +1,182 @@
+"""tf.data input pipelines over image files: parallel decode, reshuffle, batch, prefetch.
+
+Images are decoded by Pillow (``images.load_array``), not ``tf.io.decode_image``: Pillow handles
+WebP, TIFF, CMYK, 16-bit and EXIF rotation, which TensorFlow's decoders do not. A thread pool
+decodes ahead of the model (Pillow releases the GIL while decoding); batches are assembled in
+Python and handed to tf.data through ``from_generator``, one generator run per epoch.
+
+Memory stays bounded: only paths are shuffled, and decoded pixels are kept for later epochs only
+when the whole part fits the cache budget. Otherwise the pipeline streams, holding a few batches
+at a time however many files there are.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from horsehuman_gui.core.tfsetup import load_tensorflow
+
+load_tensorflow()  # quiet start-up logs: must run before this module's own TensorFlow import
+import tensorflow as tf  # noqa: E402
+
+from horsehuman_gui.core.dataset import LabeledImage  # noqa: E402
+from horsehuman_gui.core.errors import ImageError  # noqa: E402
+from horsehuman_gui.core.images import load_array  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+#: Decoding threads. Two cores are shared with the model; more threads only add contention.
+DECODE_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
+def make_dataset(items: Sequence[LabeledImage], num_classes: int, image_size: int,
+                 batch_size: int, *, training: bool, seed: int = 0,
+                 cache_budget_bytes: int = 0,
+                 should_stop: Callable[[], bool] | None = None,
+                 epoch: Callable[[], int] | None = None) -> tf.data.Dataset:
+    """A dataset of ``(images, labels)`` batches over ``items``.
+
+    ``images`` are uint8 (B, S, S, 3) raw 0-255 RGB, ``S = image_size``; ``labels`` are float32
+    (B, 1) holding 0/1 when ``num_classes == 2``, else one-hot (B, num_classes). With
+    ``training`` the order is reshuffled each epoch (seeded by ``seed`` and the epoch number);
+    otherwise items come in the given order. Decoded images are cached in RAM when
+    ``len(items) * S * S * 3 <= cache_budget_bytes``. A file that fails to decode is logged,
+    dropped from this and later epochs, and never stops the run. When ``should_stop`` (called
+    from tf.data's thread, so it must be thread-safe) returns True, the epoch ends early.
+
+    ``epoch()`` gives the number of the epoch about to start (training passes Keras's own); by
+    default each pass over the dataset counts as the next epoch. Keras creates a spare
+    iterator at the end of every epoch and drops it: with a call count, that spare would
+    consume an epoch number at a moment that depends on thread timing.
+    """
+    source = ImageSource(items, num_classes, image_size, batch_size, training=training,
+                         seed=seed, cache_budget_bytes=cache_budget_bytes,
+                         should_stop=should_stop, epoch=epoch)
+    label_width = 1 if num_classes == 2 else num_classes
+    signature = (tf.TensorSpec((None, image_size, image_size, 3), tf.uint8),
+                 tf.TensorSpec((None, label_width), tf.float32))
+    dataset = tf.data.Dataset.from_generator(source, output_signature=signature)
+    # One batch ready while the model works on the current one; decoding runs ahead in threads.
+    return dataset.prefetch(1)
+
+
+class ImageSource:
+    """Called once per epoch (by tf.data), yields batches of decoded images and labels.
+
+    Kept separate from tf.data so it can be tested and reused without TensorFlow's iterator.
+    """
+
+    def __init__(self, items: Sequence[LabeledImage], num_classes: int, image_size: int,
+                 batch_size: int, *, training: bool, seed: int, cache_budget_bytes: int,
+                 should_stop: Callable[[], bool] | None = None,
+                 epoch: Callable[[], int] | None = None):
+        if num_classes < 2:
+            raise ValueError(f"`num_classes` must be >= 2. Received: {num_classes!r}")
+        if batch_size < 1:
+            raise ValueError(f"`batch_size` must be >= 1. Received: {batch_size!r}")
+        self.paths = [item.path for item in items]
+        self.labels = _label_array([item.label for item in items], num_classes)
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.training = training
+        self.seed = seed
+        self.should_stop = should_stop
+        self.epoch_fn = epoch
+        self.passes = 0
+        self.failed: dict[int, str] = {}  # index -> reason, dropped from every later epoch
+        self.cache = self._allocate_cache(cache_budget_bytes)
+        self.cached = np.zeros(len(self.paths), dtype=bool)
+
+    @property
+    def caching(self) -> bool:
+        return self.cache is not None
+
+    def _allocate_cache(self, budget: int) -> np.ndarray | None:
+        shape = (len(self.paths), self.image_size, self.image_size, 3)
+        needed = int(np.prod(shape))
+        if needed == 0 or needed > budget:
+            logger.debug("streaming %d images (%d bytes > cache budget %d)",
+                         shape[0], needed, budget)
+            return None
+        # np.empty only reserves address space: pages are committed as images are decoded.
+        return np.empty(shape, dtype=np.uint8)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """Indices for ``epoch`` (0-based), without files already known to be bad."""
+        count = len(self.paths)
+        if self.training:
+            indices = np.random.default_rng([self.seed, epoch]).permutation(count)
+        else:
+            indices = np.arange(count)
+        if self.failed:
+            indices = indices[~np.isin(indices, list(self.failed))]
+        return indices
+
+    def __call__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        order = self.order(self.passes if self.epoch_fn is None else self.epoch_fn())
+        self.passes += 1
+        batch: list[int] = []
+        pixels: list[np.ndarray] = []
+        for index, array in self._decoded(order):
+            if self.should_stop is not None and self.should_stop():
+                return
+            batch.append(index)
+            pixels.append(array)
+            if len(batch) == self.batch_size:
+                yield np.stack(pixels), self.labels[batch]
+                batch, pixels = [], []
+        if batch:
+            yield np.stack(pixels), self.labels[batch]
+
+    def _decoded(self, order: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        """(index, pixels) in ``order``, decoding a few images ahead in a thread pool.
+
+        A few are enough: tf.data holds the next batch ready, so decoding only has to keep up.
+        """
+        lookahead = 4 * DECODE_THREADS
+        pool = ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="decode")
+        try:
+            pending: deque = deque()
+            position = 0
+            while position < len(order) or pending:
+                while position < len(order) and len(pending) < lookahead:
+                    index = int(order[position])
+                    pending.append((index, None if self.cached[index]
+                                    else pool.submit(self._load, index)))
+                    position += 1
+                index, future = pending.popleft()
+                array = self.cache[index] if future is None else future.result()
+                if array is not None:
+                    yield index, array
+        finally:  # the epoch may be abandoned (stop requested): do not decode the rest
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _load(self, index: int) -> np.ndarray | None:
+        path = self.paths[index]
+        try:
+            array = load_array(path, self.image_size)
+        except ImageError as exc:
+            self.failed[index] = exc.reason
+            logger.warning("Skipped %s during training: %s", path, exc.reason)
+            return None
+        if self.caching:
+            self.cache[index] = array
+            self.cached[index] = True
+            return self.cache[index]
+        return array
+
+
+def _label_array(labels: Sequence[int], num_classes: int) -> np.ndarray:
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"labels must be in 0..{num_classes - 1}. "
+                         f"Received: {labels.min()}..{labels.max()}")
+    if num_classes == 2:
+        return labels.astype(np.float32).reshape(-1, 1)
+    return np.eye(num_classes, dtype=np.float32)[labels]

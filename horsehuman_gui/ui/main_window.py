@@ -1,0 +1,264 @@
+"""The main window composes the panes, the menus and the toolbar; the panes do the work.
+
+Tabs: Dataset, Train, Classify (the PredictionPane). Closing stops every worker and waits for it,
+so no QThread outlives the window.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QStyle, QTabWidget, QToolBar
+
+from horsehuman_gui.ui.about import show_about
+from horsehuman_gui.ui.dataset_pane import DatasetPane
+from horsehuman_gui.ui.model_files import ModelFiles
+from horsehuman_gui.ui.prediction_pane import PredictionPane
+from horsehuman_gui.ui.settings import Settings
+from horsehuman_gui.ui.tf_loader import TensorFlowLoader
+from horsehuman_gui.ui.training_pane import TrainingPane
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILTER = "Keras model files (*.keras);;All files (*)"
+DATASET_TAB, TRAIN_TAB, CLASSIFY_TAB = range(3)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings, tf_loader: TensorFlowLoader, parent=None):
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Horses or Humans")
+        self.settings = settings
+        self.tf_loader = tf_loader
+        self.dataset_pane = DatasetPane(settings)
+        self.training_pane = TrainingPane(settings, tf_loader)
+        self.prediction_pane = PredictionPane(settings, tf_loader)
+        self.models = ModelFiles(settings, tf_loader, self)
+        self.tabs = QTabWidget(objectName="mainTabs", documentMode=True)
+        self.tabs.addTab(self.dataset_pane, "Dataset")
+        self.tabs.addTab(self.training_pane, "Train")
+        self.tabs.addTab(self.prediction_pane, "Classify")
+        self.tabs.setTabToolTip(DATASET_TAB, "What is in the dataset folder")
+        self.tabs.setTabToolTip(TRAIN_TAB, "Train a network on the dataset, with a live plot")
+        self.tabs.setTabToolTip(CLASSIFY_TAB, "Classify photos with the trained or opened model")
+        self.setCentralWidget(self.tabs)
+        self.setAcceptDrops(True)
+        self._create_actions()
+        self._create_menus()
+        self._create_toolbar()
+        self._create_status_bar()
+        self._connect()
+        self.resize(1200, 800)
+        self._restore()
+
+    # --- construction --------------------------------------------------------------------
+    def _action(self, text: str, slot, shortcut=None, tip: str = "", icon=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if icon is not None:  # the desktop's icon theme, else Qt's built-in icon
+            theme_name, fallback = icon
+            action.setIcon(QIcon.fromTheme(theme_name, self.style().standardIcon(fallback)))
+        action.setToolTip(tip or text.rstrip("…"))
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _create_actions(self) -> None:
+        sp = QStyle.StandardPixmap
+        self.open_dataset_action = self._action(
+            "Open &dataset…", self.choose_dataset, "Ctrl+O",
+            "Open a folder of class folders to train on", ("folder-open", sp.SP_DirOpenIcon))
+        self.open_model_action = self._action(
+            "Open &model…", self.choose_model, "Ctrl+Shift+O",
+            "Open a trained model file to classify photos with",
+            ("document-open", sp.SP_FileIcon))
+        self.save_model_action = self._action(
+            "&Save model as…", self.choose_save_path, "Ctrl+S",
+            "Save the current model to a file of your choice",
+            ("document-save-as", sp.SP_DialogSaveButton))
+        self.save_model_action.setEnabled(False)
+        self.quit_action = self._action("&Quit", self.close, "Ctrl+Q",
+                                        "Close the app (training in progress is stopped)")
+        self.about_action = self._action("&About Horses or Humans", lambda: show_about(self),
+                                         tip="Version, dataset credit and licences")
+        self.train_action = self._action("&Train", self._start_training, "Ctrl+T",
+                                         "Start training with the settings on the Train tab",
+                                         ("media-playback-start", sp.SP_MediaPlay))
+
+    def _create_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(self.open_dataset_action)
+        self.recent_datasets_menu = file_menu.addMenu("Recent &datasets")
+        file_menu.addSeparator()
+        file_menu.addAction(self.open_model_action)
+        self.recent_models_menu = file_menu.addMenu("Recent m&odels")
+        file_menu.addAction(self.save_model_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.prediction_pane.export_csv_action)
+        file_menu.addAction(self.prediction_pane.copy_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        self.recent_datasets_menu.aboutToShow.connect(lambda: self._fill_recent(
+            self.recent_datasets_menu, "recent/datasets", self.open_dataset))
+        self.recent_models_menu.aboutToShow.connect(lambda: self._fill_recent(
+            self.recent_models_menu, "recent/models", self.open_model))
+        self.menuBar().addMenu("&Help").addAction(self.about_action)
+
+    def _create_toolbar(self) -> None:
+        bar = QToolBar("Main toolbar", objectName="mainToolbar", movable=False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for action in (self.open_dataset_action, self.train_action, None, self.open_model_action,
+                       self.save_model_action, None, self.prediction_pane.export_csv_action,
+                       self.prediction_pane.copy_action):
+            bar.addSeparator() if action is None else bar.addAction(action)
+        self.addToolBar(bar)
+
+    def _create_status_bar(self) -> None:
+        self.tf_status = QLabel("TensorFlow: not loaded", objectName="tfStatus")
+        self.tf_status.setToolTip("TensorFlow loads in the background after the window opens; "
+                                  "training and classifying wait for it.")
+        self.statusBar().addPermanentWidget(self.tf_status)
+        self.statusBar().showMessage("Ready")
+
+    def _connect(self) -> None:
+        for pane in (self.dataset_pane, self.training_pane, self.prediction_pane, self.models):
+            pane.status_message.connect(self.show_status)
+        self.dataset_pane.open_requested.connect(self.choose_dataset)
+        self.dataset_pane.report_changed.connect(self.training_pane.set_report)
+        self.dataset_pane.report_changed.connect(self._dataset_opened)
+        self.dataset_pane.scan_failed.connect(self.training_pane.dataset_failed)
+        self.training_pane.rescan_needed.connect(self.dataset_pane.rescan)
+        self.training_pane.trained.connect(self._trained)
+        self.training_pane.running_changed.connect(
+            lambda running: self.train_action.setEnabled(not running))
+        self.models.bundle_changed.connect(self._bundle_changed)
+        self.models.opened.connect(lambda _: self.tabs.setCurrentIndex(CLASSIFY_TAB))
+        self.tf_loader.started.connect(
+            lambda: self._tf_state("loading…", "Loading TensorFlow…"))
+        self.tf_loader.ready.connect(lambda: self._tf_state("ready", "Ready"))
+        self.tf_loader.failed.connect(self._tf_failed)
+
+    # --- actions -------------------------------------------------------------------------
+    def start_background_loading(self) -> None:
+        """Import TensorFlow in the background and build the deferred parts of the window
+        (called once the window is on screen)."""
+        self.tf_loader.start()
+        self.training_pane.create_plot()
+
+    def show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 0)
+
+    def choose_dataset(self) -> None:
+        start = self.settings.get("paths/last_dataset") or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Open dataset folder", start)
+        if folder:
+            self.open_dataset(folder)
+
+    def open_dataset(self, path) -> None:
+        self.tabs.setCurrentIndex(DATASET_TAB)
+        self.dataset_pane.open_dataset(Path(path))
+
+    def choose_model(self) -> None:
+        start = self.settings.get("paths/last_model") or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", start, MODEL_FILTER)
+        if path:
+            self.open_model(path)
+
+    def open_model(self, path) -> None:
+        self.models.open(Path(path))
+
+    def choose_save_path(self) -> None:
+        bundle = self.models.bundle
+        if bundle is None:
+            return
+        start = self.settings.get("paths/last_saved_model") or str(Path.home())
+        name = Path(bundle.path).name if bundle.path else "model.keras"
+        path, _ = QFileDialog.getSaveFileName(self, "Save model as", str(Path(start) / name),
+                                              MODEL_FILTER)
+        if path:
+            path = path if path.endswith(".keras") else path + ".keras"
+            self.settings.set("paths/last_saved_model", str(Path(path).parent))
+            self.models.save_as(path)
+
+    def _start_training(self) -> None:
+        self.tabs.setCurrentIndex(TRAIN_TAB)
+        self.training_pane.start()
+
+    def _fill_recent(self, menu: QMenu, key: str, opener) -> None:
+        menu.clear()
+        for path in self.settings.get(key):
+            action = menu.addAction(path)
+            action.setEnabled(Path(path).exists())
+            action.triggered.connect(lambda checked=False, p=path: opener(p))
+        if menu.isEmpty():
+            menu.addAction("(none yet)").setEnabled(False)
+
+    # --- reactions -----------------------------------------------------------------------
+    def _dataset_opened(self, report) -> None:
+        self.setWindowTitle(f"{report.root.name} — Horses or Humans")
+
+    def _trained(self, result, report) -> None:
+        self.models.adopt_trained(result, report.root)
+
+    def _bundle_changed(self, bundle) -> None:
+        self.save_model_action.setEnabled(bundle is not None)
+        self.prediction_pane.set_bundle(bundle)
+
+    def _tf_state(self, state: str, message: str) -> None:
+        self.tf_status.setText(f"TensorFlow: {state}")
+        self.show_status(message)
+
+    def _tf_failed(self, message: str, details: str) -> None:
+        from horsehuman_gui.ui.errors import show_error
+
+        self._tf_state("failed", "TensorFlow could not be loaded.")
+        show_error(self, "TensorFlow could not be loaded, so training and classifying are not "
+                   "available.", details=details, hint=message)
+
+    # --- drag and drop (the Classify tab handles its own drops first) --------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if _dropped_folder(event.mimeData()) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        folder = _dropped_folder(event.mimeData())
+        if folder is not None:
+            event.acceptProposedAction()
+            self.open_dataset(folder)
+
+    # --- state ---------------------------------------------------------------------------
+    def _restore(self) -> None:
+        geometry = self.settings.get("window/geometry")
+        if not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        state = self.settings.get("window/state")
+        if not state.isEmpty():
+            self.restoreState(state)
+        tab = self.settings.get("window/tab")
+        self.tabs.setCurrentIndex(tab if 0 <= tab < self.tabs.count() else DATASET_TAB)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.settings.set("window/geometry", self.saveGeometry())
+        self.settings.set("window/state", self.saveState())
+        self.settings.set("window/tab", self.tabs.currentIndex())
+        self.settings.sync()
+        self.hide()  # waiting for the current batch can take a moment: don't look frozen
+        self.training_pane.shutdown()
+        self.dataset_pane.shutdown()
+        self.prediction_pane.shutdown()
+        self.models.shutdown()
+        self.tf_loader.shutdown()
+        event.accept()
+
+
+def _dropped_folder(mime) -> Path | None:
+    for url in mime.urls() if mime.hasUrls() else []:
+        path = Path(url.toLocalFile()) if url.isLocalFile() else None
+        if path is not None and path.is_dir():
+            return path
+    return None

@@ -1,0 +1,197 @@
+"""Scanning a dataset: both layouts, the stratified split, bad files, warnings, errors."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from conftest import COLOURS, make_bad_files, make_class_folders, make_odd_images, write_image
+
+from horsehuman_gui.core.dataset import ScanCancelled, scan_dataset, summary_lines
+from horsehuman_gui.core.errors import DatasetError
+
+
+def _paths(items) -> set:
+    return {item.path for item in items}
+
+
+def test_classes_layout_holds_out_a_stratified_part(class_folders):
+    report = scan_dataset(class_folders)
+    assert report.layout == "classes"
+    assert report.classes == ("blue", "red")
+    assert report.counts("train") == {"blue": 8, "red": 8}
+    assert report.counts("validation") == {"blue": 2, "red": 2}
+    assert not _paths(report.train) & _paths(report.validation)
+    for item in report.train + report.validation:
+        assert item.path.parent.name == report.classes[item.label]
+    assert report.skipped == () and report.warnings == ()
+    assert report.validation_split == 0.2 and report.seed == 42
+
+
+def test_split_layout_uses_the_given_parts(split_folders):
+    report = scan_dataset(split_folders)
+    assert report.layout == "split"
+    assert report.counts("train") == {"blue": 12, "red": 12}
+    assert report.counts("validation") == {"blue": 4, "red": 4}
+    assert all(item.path.parts[-3] == "validation" for item in report.validation)
+    assert report.validation_split is None
+
+
+def test_split_layout_aliases_and_unused_folders(tmp_path):
+    make_class_folders(tmp_path / "Training", per_class=3)
+    make_class_folders(tmp_path / "val", per_class=2)
+    make_class_folders(tmp_path / "test", per_class=1)
+    report = scan_dataset(tmp_path)
+    assert report.layout == "split"
+    assert report.counts("validation") == {"blue": 2, "red": 2}  # val/ preferred over test/
+    assert [(s.path.name, s.reason) for s in report.skipped] == \
+        [("test", "folder not used (not a train or validation part)")]
+
+
+def test_split_is_proportional_with_every_class_in_both_parts(tmp_path):
+    make_class_folders(tmp_path, classes=("blue", "green", "red"), per_class=1)
+    for name, n in {"blue": 10, "green": 20, "red": 3}.items():
+        for i in range(n):
+            write_image(tmp_path / name / f"more_{i}.png", COLOURS[name], 8, seed=i)
+    report = scan_dataset(tmp_path, validation_split=0.25)
+    assert report.counts("validation") == {"blue": 3, "green": 5, "red": 1}
+    assert report.counts("train") == {"blue": 8, "green": 16, "red": 3}
+
+
+def test_split_is_reproducible_and_depends_on_the_seed(tmp_path):
+    make_class_folders(tmp_path, per_class=20, size=8)
+    first, again = scan_dataset(tmp_path, seed=1), scan_dataset(tmp_path, seed=1)
+    other = scan_dataset(tmp_path, seed=2)
+    assert first.validation == again.validation and first.train == again.train
+    assert _paths(first.validation) != _paths(other.validation)
+    assert other.counts("validation") == first.counts("validation")
+
+
+def test_small_classes_keep_at_least_one_image_per_part(tmp_path):
+    make_class_folders(tmp_path, classes=("blue", "green", "red"), per_class=2, size=8)
+    (tmp_path / "red" / "red_001.png").unlink()
+    report = scan_dataset(tmp_path, validation_split=0.1)
+    assert report.counts("validation") == {"blue": 1, "green": 1, "red": 0}
+    assert report.counts("train") == {"blue": 1, "green": 1, "red": 1}
+    assert any("red has only 1 usable image" in w for w in report.warnings)
+
+
+@pytest.mark.parametrize("bad", [0, 1, 1.5, -0.2, True, "0.2"])
+def test_validation_split_must_be_a_fraction(class_folders, bad):
+    with pytest.raises(ValueError, match=f"Received: {bad!r}"):
+        scan_dataset(class_folders, validation_split=bad)
+
+
+def test_fewer_than_two_classes_says_what_was_found(tmp_path):
+    make_class_folders(tmp_path / "one", classes=("blue",), per_class=2, size=8)
+    with pytest.raises(DatasetError, match=r"found 1 class folder \(blue\).*need at least 2"):
+        scan_dataset(tmp_path / "one")
+    write_image(tmp_path / "flat" / "a.png", (1, 2, 3), 8)
+    with pytest.raises(DatasetError, match="no sub-folders"):
+        scan_dataset(tmp_path / "flat")
+    with pytest.raises(DatasetError, match="folder not found"):
+        scan_dataset(tmp_path / "missing")
+    with pytest.raises(DatasetError, match="not a folder"):
+        scan_dataset(tmp_path / "flat" / "a.png")
+
+
+def test_hidden_folders_are_not_classes(tmp_path):
+    make_class_folders(tmp_path, classes=("blue",), per_class=2, size=8)
+    write_image(tmp_path / ".git" / "x.png", (1, 2, 3), 8)
+    with pytest.raises(DatasetError, match="found 1 class folder"):
+        scan_dataset(tmp_path)
+
+
+def test_empty_class_folder_is_left_out_with_a_warning(tmp_path):
+    make_class_folders(tmp_path, classes=("blue", "red"), per_class=3, size=8)
+    (tmp_path / "empty").mkdir()
+    report = scan_dataset(tmp_path)
+    assert report.classes == ("blue", "red")
+    assert "class folder empty has no usable images; left out" in report.warnings
+
+
+def test_too_few_usable_classes_is_an_error(tmp_path):
+    make_class_folders(tmp_path, classes=("blue",), per_class=3, size=8)
+    (tmp_path / "red").mkdir()
+    (tmp_path / "red" / "broken.png").write_bytes(b"nope")
+    with pytest.raises(DatasetError, match=r"1 with usable images \(blue\)"):
+        scan_dataset(tmp_path)
+
+
+def test_bad_and_odd_files_in_class_folders(tmp_path):
+    make_class_folders(tmp_path, per_class=5, size=8)
+    expected = make_bad_files(tmp_path / "red" / "junk")
+    odd = make_odd_images(tmp_path / "blue" / "odd")
+    write_image(tmp_path / "loose.png", (1, 2, 3), 8)
+    report = scan_dataset(tmp_path)
+    counts = report.counts("train")
+    assert counts["blue"] + report.counts("validation")["blue"] == 5 + len(odd)
+    assert counts["red"] + report.counts("validation")["red"] == 5
+    reasons = {s.path.name: s.reason for s in report.skipped}
+    for name, reason in expected.items():
+        assert reason in reasons[name], name
+    assert reasons["loose.png"] == "not inside a class folder"
+    assert len(report.skipped) == len(expected) + 1
+
+
+def test_links_between_class_folders_are_not_walked(tmp_path):
+    make_class_folders(tmp_path, per_class=3, size=8)
+    write_image(tmp_path / "loose.png", (1, 2, 3), 8)
+    os.symlink(tmp_path / "red", tmp_path / "blue" / "reds")
+    os.symlink(tmp_path, tmp_path / "blue" / "up")
+    report = scan_dataset(tmp_path)
+    assert report.counts("train")["blue"] + report.counts("validation")["blue"] == 3
+    reasons = {s.path.name: s.reason for s in report.skipped}
+    assert "link loop" in reasons["reds"] and "link loop" in reasons["up"]
+
+
+def test_class_in_one_part_only_is_kept_with_a_warning(tmp_path):
+    make_class_folders(tmp_path / "train", classes=("blue", "green", "red"), per_class=2, size=8)
+    make_class_folders(tmp_path / "validation", classes=("blue", "red"), per_class=1, size=8)
+    report = scan_dataset(tmp_path)
+    assert report.classes == ("blue", "green", "red")
+    assert "class green has no folder in validation/" in report.warnings
+
+
+def test_imbalance_warning_names_the_classes(tmp_path):
+    make_class_folders(tmp_path / "balanced", per_class=10, size=8)
+    assert not any("imbalanced" in w for w in scan_dataset(tmp_path / "balanced").warnings)
+    make_class_folders(tmp_path / "skewed", classes=("blue",), per_class=20, size=8)
+    make_class_folders(tmp_path / "skewed", classes=("red",), per_class=5, size=8)
+    warning = next(w for w in scan_dataset(tmp_path / "skewed").warnings if "imbalanced" in w)
+    assert "blue has 16" in warning and "red has 4" in warning
+
+
+def test_no_validation_images_is_a_warning(tmp_path):
+    make_class_folders(tmp_path / "train", per_class=2, size=8)
+    (tmp_path / "validation" / "blue").mkdir(parents=True)
+    report = scan_dataset(tmp_path)
+    assert any(w.startswith("no validation images") for w in report.warnings)
+
+
+def test_progress_is_reported_and_ends_with_the_total(class_folders):
+    calls = []
+    scan_dataset(class_folders, on_progress=lambda done, total: calls.append((done, total)))
+    assert calls[0] == (0, 20) and calls[-1] == (20, 20)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_scan_can_be_cancelled(class_folders):
+    with pytest.raises(ScanCancelled, match="scan cancelled") as caught:
+        scan_dataset(class_folders, should_stop=lambda: True)
+    assert isinstance(caught.value, DatasetError)
+
+
+def test_summary_lines_tell_everything(tmp_path):
+    make_class_folders(tmp_path, per_class=10, size=8)
+    (tmp_path / "red" / "notes.txt").write_text("x")
+    (tmp_path / "blue" / "bad.jpg").write_bytes(b"")
+    text = "\n".join(summary_lines(scan_dataset(tmp_path)))
+    assert "Layout: classes" in text and "20% held out" in text
+    assert "Classes (2): blue, red" in text
+    assert re.search(r"^  blue +8 +2$", text, re.M) and re.search(r"^  total +16 +4$", text, re.M)
+    assert "red/notes.txt: not an image file (.txt)" in text
+    assert "blue/bad.jpg: empty file (0 bytes)" in text
+    short = summary_lines(scan_dataset(tmp_path), max_skipped=1)
+    assert "  ... and 1 more" in short

@@ -1,0 +1,199 @@
+"""The main window: panes composed, menus, drops, saved state, model files, clean close."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QKeySequence
+from PySide6.QtWidgets import QMessageBox, QToolBar
+
+from horsehuman_gui import __version__
+from horsehuman_gui.ui.main_window import CLASSIFY_TAB, DATASET_TAB, TRAIN_TAB, MainWindow
+from horsehuman_gui.ui.tf_loader import TensorFlowLoader
+
+TINY = {"training/model": "compact", "training/image_size": 32, "training/epochs": 2,
+        "training/batch_size": 4}
+
+
+@pytest.fixture
+def make_window(qtbot, settings):
+    windows = []
+
+    def make(loader=None):
+        window = MainWindow(settings, loader or TensorFlowLoader())
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+
+
+def _boxes(widget, name):
+    return [w for w in widget.findChildren(QMessageBox) if w.objectName() == name]
+
+
+def _open(qtbot, window, root):
+    with qtbot.waitSignal(window.dataset_pane.report_changed, timeout=30_000):
+        window.open_dataset(root)
+
+
+def test_opening_a_dataset_shows_its_classes(qtbot, make_window, class_folders):
+    window = make_window()
+    _open(qtbot, window, class_folders)
+    assert window.tabs.currentIndex() == DATASET_TAB
+    assert [row[0] for row in window.dataset_pane.chart.rows()] == ["blue", "red"]
+    assert "blue, red" in window.training_pane.dataset_label.text()
+    assert "colours" in window.windowTitle()
+    assert "2 classes" in window.statusBar().currentMessage()
+
+
+def test_tabs_and_menu_shortcuts(make_window):
+    window = make_window()
+    assert [window.tabs.tabText(i) for i in range(3)] == ["Dataset", "Train", "Classify"]
+    assert window.tabs.widget(CLASSIFY_TAB) is window.prediction_pane
+    shortcuts = {a.text(): a.shortcut() for a in window.menuBar().actions()[0].menu().actions()}
+    assert shortcuts["Open &dataset…"] == QKeySequence("Ctrl+O")
+    assert shortcuts["Open &model…"] == QKeySequence("Ctrl+Shift+O")
+    assert shortcuts["&Save model as…"] == QKeySequence("Ctrl+S")
+    assert shortcuts["&Quit"] == QKeySequence("Ctrl+Q")
+    assert window.prediction_pane.export_csv_action.text() in shortcuts
+    assert window.prediction_pane.copy_action.text() in shortcuts
+    assert not window.save_model_action.isEnabled()  # no model yet
+    toolbar = window.findChild(QToolBar, "mainToolbar")
+    assert all(action.toolTip() for action in toolbar.actions() if action.text())
+
+
+def test_about_names_dataset_author_licence_and_version(make_window):
+    window = make_window()
+    window.about_action.trigger()
+    box = _boxes(window, "aboutBox")[0]
+    for text in ("Laurence Moroney", "CC BY 2.0", __version__, "Horses or Humans"):
+        assert text in box.text()
+
+
+def test_dropping_a_folder_opens_it_as_dataset(qtbot, make_window, class_folders):
+    window = make_window()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(class_folders))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.dataset_pane.report_changed, timeout=30_000) as blocker:
+        window.dropEvent(event)
+    assert event.isAccepted()
+    assert blocker.args[0].root == class_folders
+
+
+def test_recent_datasets_menu_lists_opened_folders(qtbot, make_window, class_folders):
+    window = make_window()
+    _open(qtbot, window, class_folders)
+    window.recent_datasets_menu.aboutToShow.emit()
+    assert [a.text() for a in window.recent_datasets_menu.actions()] == [str(class_folders)]
+
+
+def test_geometry_and_tab_are_restored(qtbot, make_window):
+    first = make_window()
+    # the offscreen screen is 800x600 and restoring keeps a window on its screen: stay inside
+    first.resize(first.minimumSizeHint().width(), 520)
+    first.tabs.setCurrentIndex(TRAIN_TAB)
+    first.close()
+    second = make_window()
+    assert second.height() == 520  # the default is 800, or the screen height
+    assert second.tabs.currentIndex() == TRAIN_TAB
+
+
+def test_unusable_dataset_shows_an_error_and_the_window_stays_usable(qtbot, make_window, tmp_path):
+    window = make_window()
+    (tmp_path / "empty").mkdir()
+    with qtbot.waitSignal(window.dataset_pane.scan_failed, timeout=30_000):
+        window.open_dataset(tmp_path / "empty")
+    assert len(_boxes(window, "errorBox")) == 1
+    assert window.isVisible() and window.open_dataset_action.isEnabled()
+
+
+# --- training, model files, closing (need TensorFlow) ------------------------------------
+
+@pytest.fixture
+def tiny_settings(settings):
+    for key, value in TINY.items():
+        settings.set(key, value)
+    return settings
+
+
+@pytest.mark.slow
+def test_training_autosaves_and_hands_the_model_to_the_classify_tab(
+        qtbot, make_window, tiny_settings, tf_loader, class_folders, monkeypatch):
+    window = make_window(tf_loader)
+    handed = []
+    monkeypatch.setattr(window.prediction_pane, "set_bundle", handed.append)
+    _open(qtbot, window, class_folders)
+    with qtbot.waitSignal(window.models.saved, timeout=120_000) as blocker:
+        window.train_action.trigger()
+    saved = blocker.args[0]
+
+    models = Path(os.environ["HORSEHUMAN_DATA_DIR"]) / "models"
+    assert saved.parent == models and saved.is_file()
+    assert handed and handed[-1].class_names == ("blue", "red")
+    assert window.save_model_action.isEnabled()
+    assert str(saved) in window.statusBar().currentMessage()
+    assert tiny_settings.get("recent/models")[0] == str(saved)
+
+
+@pytest.mark.slow
+def test_save_as_and_open_model_round_trip(qtbot, make_window, tf_loader, trained_bundle, tmp_path):
+    window = make_window(tf_loader)
+    window.models._set_bundle(trained_bundle)
+    target = tmp_path / "mine.keras"
+    with qtbot.waitSignal(window.models.saved, timeout=60_000):
+        window.models.save_as(target)
+    assert target.is_file()
+
+    other = make_window(tf_loader)
+    with qtbot.waitSignal(other.models.bundle_changed, timeout=60_000) as blocker:
+        other.open_model(target)
+    assert blocker.args[0].class_names == ("blue", "red")
+    assert other.save_model_action.isEnabled()
+    assert other.tabs.currentIndex() == CLASSIFY_TAB
+
+
+@pytest.mark.slow
+def test_opening_a_bad_model_file_shows_an_error(qtbot, make_window, tf_loader, tmp_path):
+    window = make_window(tf_loader)
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a model")
+    window.open_model(bad)
+    qtbot.waitUntil(lambda: len(_boxes(window, "errorBox")) == 1, timeout=60_000)
+    assert "bad.keras" in _boxes(window, "errorBox")[0].text()
+    assert window.models.bundle is None
+
+
+@pytest.mark.slow
+def test_closing_mid_training_leaves_no_thread_running(
+        qtbot, make_window, tiny_settings, tf_loader, class_folders):
+    tiny_settings.set("training/epochs", 500)
+    window = make_window(tf_loader)
+    _open(qtbot, window, class_folders)
+    window.training_pane.start()
+    qtbot.waitUntil(lambda: window.training_pane.progress.value() > 0, timeout=60_000)
+    task = window.training_pane._task
+    window.close()
+    assert task is not None and not task._thread.isRunning()
+    assert not window.isVisible()
+
+
+def test_plot_and_chart_follow_a_dark_palette(qtbot, make_window):
+    from PySide6.QtGui import QColor, QPalette
+
+    window = make_window()
+    plot = window.training_pane.plot
+    dark = QPalette()
+    dark.setColor(QPalette.ColorRole.Base, QColor("#1e1e1e"))
+    dark.setColor(QPalette.ColorRole.Text, QColor("#e6e6e6"))
+    window.setPalette(dark)  # propagates to children: PaletteChange -> apply_palette
+    assert plot.view.backgroundBrush().color() == QColor("#1e1e1e")
+    assert plot.loss_plot.getAxis("left").textPen().color() == QColor("#e6e6e6")
