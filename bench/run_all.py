@@ -1,0 +1,88 @@
+"""Run every benchmark one after the other and print one table of the targets (issue 4).
+
+    python bench/run_all.py [--quick] [--data DIR]
+
+Each script runs in its own process and ends with one JSON line; this collects them, prints a
+table (figure, value, target, met?) and, as its last line, one JSON object with the keys
+train_ratio, train_peak_rss_mb, predict_ratio_vs_inmemory, predict_speedup_vs_loop,
+window_seconds, max_stall_ms_training, max_stall_ms_predict, thumbs_first_screen_s,
+thumbs_extra_mb. ``--quick`` uses fewer steps and smaller folders (minutes, not a quarter hour);
+the figures are then rougher. A script that fails leaves its keys null and its output is shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import operator
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+
+# key -> (target, comparison that must hold, unit)
+TARGETS = {
+    "train_ratio": (0.95, operator.ge, "x in-memory"),
+    "train_peak_rss_mb": (2048, operator.le, "MB"),
+    "predict_ratio_vs_inmemory": (0.9, operator.ge, "x in-memory"),
+    "predict_speedup_vs_loop": (4.0, operator.ge, "x per-file loop"),
+    "window_seconds": (1.0, operator.le, "s"),
+    "max_stall_ms_training": (50, operator.le, "ms"),
+    "max_stall_ms_predict": (50, operator.le, "ms"),
+    "thumbs_first_screen_s": (1.0, operator.le, "s"),
+    "thumbs_extra_mb": (300, operator.le, "MB"),
+}
+
+
+def scripts(quick: bool, data: Path | None) -> list[list[str]]:
+    train = ["train_throughput.py"] + ([str(data)] if data else [])
+    predict = ["predict_throughput.py"]
+    gui = ["gui_responsiveness.py"] + (["--data", str(data)] if data else [])
+    thumbs = ["thumbnails_10k.py"]
+    if quick:
+        train += ["--steps", "6", "--rounds", "1"]
+        predict += ["--count", "300", "--large", "40", "--loop-files", "15", "--rounds", "1"]
+        gui += ["--runs", "3", "--max-batches", "8", "--predict-count", "300"]
+        thumbs += ["--count", "3000"]
+    return [train, predict, gui, thumbs]
+
+
+def run(args: list[str]) -> dict:
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(BENCH / args[0]), *args[1:]],
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    lines = proc.stdout.strip().splitlines()
+    print(f"--- {' '.join(args)}  ({seconds:.0f} s, exit {proc.returncode})")
+    print("\n".join(lines[:-1]) if proc.returncode == 0 else proc.stdout + proc.stderr[-3000:])
+    if proc.returncode != 0 or not lines:
+        return {}
+    try:
+        return json.loads(lines[-1])
+    except json.JSONDecodeError:
+        return {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--data", type=Path, help="training folder (default: the shared one)")
+    args = parser.parse_args()
+    figures: dict = {}
+    for command in scripts(args.quick, args.data):
+        figures.update(run(command))
+    print(f"\n{'figure':<28}{'value':>10}  {'target':<22}met")
+    summary = {}
+    for key, (target, holds, unit) in TARGETS.items():
+        value = figures.get(key)
+        summary[key] = value
+        met = "?" if value is None else ("yes" if holds(value, target) else "NO")
+        sign = ">=" if holds is operator.ge else "<="
+        print(f"{key:<28}{value!s:>10}  {sign} {target} {unit:<16}{met}")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
