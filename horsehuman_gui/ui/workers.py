@@ -11,6 +11,8 @@ never run because the worker thread is busy inside ``fn`` (e.g. ``model.fit``).
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import traceback
 from typing import Any, Callable
@@ -20,6 +22,22 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 logger = logging.getLogger(__name__)
 
 TaskFn = Callable[[Callable[[], bool], Callable[[Any], None]], Any]
+
+
+#: Niceness of worker threads. On 2 cores TensorFlow's compute threads would otherwise share the
+#: CPU evenly with the GUI thread and the event loop would wait its turn for tens of ms. Threads
+#: inherit it, so TensorFlow's thread pools (created inside the loader task) are niced as well.
+#: HORSEHUMAN_WORKER_NICE=0 turns it off (to measure the difference).
+WORKER_NICE = int(os.environ.get("HORSEHUMAN_WORKER_NICE", "10"))
+
+
+def _lower_priority() -> None:
+    if WORKER_NICE <= 0 or not sys.platform.startswith("linux"):
+        return
+    try:  # on Linux the "process" priority of a thread id is that thread's alone
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+    except OSError as exc:
+        logger.debug("could not lower a worker thread's priority: %s", exc)
 
 
 class _Worker(QObject):
@@ -35,6 +53,7 @@ class _Worker(QObject):
 
     @Slot()
     def run(self) -> None:
+        _lower_priority()
         try:
             value = self._fn(self._stop.is_set, self.progress.emit)
         except Exception as exc:  # noqa: BLE001 - every failure must reach the user as a signal
