@@ -129,7 +129,92 @@ def child(mode: str, args, **overrides) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-CHILDREN = {"files": run_files, "memory": run_memory, "speed": run_speed}
+#: --explore: in-memory training step variants (name -> (batch size, micro-batch, policy)).
+VARIANTS = {
+    "Keras's own step, batch 128": (128, None, "float32"),
+    "sliced step, micro-batches of 16 (default, 300 px)": (128, 16, "float32"),
+    "sliced step, micro-batches of 32": (128, 32, "float32"),
+    "Keras's own step, batch 32": (32, None, "float32"),
+    "mixed_bfloat16 (changes results)": (128, None, "mixed_bfloat16"),
+}
+
+
+def run_explore(args) -> dict:
+    """Images/s of each variant on in-memory tensors, alternating rounds; best step time."""
+    import numpy as np
+    import tensorflow as tf
+
+    from horsehuman_gui.core.microbatch import micro_batches
+    from horsehuman_gui.core.models import build_model, keras
+
+    names = list(VARIANTS) if args.variants is None else [
+        n for n in VARIANTS if any(part in n for part in args.variants.split(","))]
+    rng = np.random.default_rng(0)
+    models, datasets, times = {}, {}, {name: [] for name in names}
+    for name in names:
+        batch, _, policy = VARIANTS[name]
+        keras.mixed_precision.set_global_policy(policy)
+        keras.utils.set_random_seed(1)
+        models[name] = build_model("classic", args.image_size, 2)
+        keras.mixed_precision.set_global_policy("float32")
+        x = rng.integers(0, 256, (batch, args.image_size, args.image_size, 3), np.uint8)
+        y = rng.integers(0, 2, (batch, 1)).astype(np.float32)
+        datasets[name] = tf.data.Dataset.from_tensors((x, y)).repeat()
+
+    class Timer(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            self.marks.append(time.monotonic())
+
+    for _ in range(args.rounds + 1):  # the first round traces: not timed
+        for name in names:
+            timer = Timer()
+            timer.marks = []
+            with micro_batches(models[name], VARIANTS[name][1]):
+                models[name].fit(datasets[name], epochs=1, steps_per_epoch=args.steps + 1,
+                                 verbose=0, callbacks=[timer])
+            times[name].append(np.diff(timer.marks))
+    return {name: VARIANTS[name][0] / float(np.median(np.concatenate(times[name][1:])))
+            for name in names} | {"sgemm_gflops": sgemm_gflops()}
+
+
+def sgemm_gflops() -> float:
+    """This machine's float32 matrix-multiply speed (numpy, all cores): the compute bound."""
+    import numpy as np
+
+    a = np.random.default_rng(0).random((3072, 3072), dtype=np.float32)
+    a @ a
+    start = time.perf_counter()
+    for _ in range(5):
+        a @ a
+    return 5 * 2 * 3072**3 / (time.perf_counter() - start) / 1e9
+
+
+def explore(args) -> None:
+    """Target 6: where training time goes. Prints images/s and the fraction of the bound."""
+    found = child("explore", args)
+    gflops = found.pop("sgemm_gflops")
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0")
+    argv = [sys.executable, __file__, str(args.data), "--child", "explore", "--variants",
+            "own step, batch 128", "--steps", str(args.steps), "--rounds", "1",
+            "--image-size", str(args.image_size)]
+    out = subprocess.run(argv, check=True, capture_output=True, text=True, env=env)
+    no_onednn = json.loads(out.stdout.strip().splitlines()[-1])
+    found["oneDNN off (TF_ENABLE_ONEDNN_OPTS=0), batch 128"] = no_onednn[
+        "Keras's own step, batch 128"]
+    bound = gflops / (args.gflop_per_image * (args.image_size / 300) ** 2)
+    print(f"in-memory training, classic model {args.image_size} px; median step of "
+          f"{args.rounds} rounds x {args.steps} steps; compute bound {bound:.0f} images/s "
+          f"(SGEMM {gflops:.0f} GFLOP/s / {args.gflop_per_image} GFLOP per image)")
+    print(f"{'variant':52} {'images/s':>9} {'of bound':>9}")
+    for name, rate_value in found.items():
+        print(f"{name:52} {rate_value:9.1f} {rate_value / bound:9.0%}")
+    print(json.dumps({"compute_bound_images_per_s": round(bound, 1),
+                      "sgemm_gflops": round(gflops, 1)}
+                     | {name: round(value, 2) for name, value in found.items()}))
+
+
+CHILDREN = {"files": run_files, "memory": run_memory, "speed": run_speed,
+            "explore": run_explore}
 
 
 def main() -> None:
@@ -145,6 +230,11 @@ def main() -> None:
                         help="steps for the peak RSS runs over 1x and 10x the file list")
     parser.add_argument("--cache-mb", type=int, default=None,
                         help="decoded-image cache budget (default: TrainConfig's)")
+    parser.add_argument("--explore", action="store_true",
+                        help="instead: training step variants on in-memory tensors (target 6)")
+    parser.add_argument("--gflop-per-image", type=float, default=1.6,
+                        help="training cost of one 300 px image, for --explore (default 1.6)")
+    parser.add_argument("--variants", help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -152,7 +242,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(CHILDREN[args.child](args)))
         return
-    report(args)
+    explore(args) if args.explore else report(args)
 
 
 def report(args) -> None:

@@ -65,7 +65,11 @@ def split_model(model):
     sizes = [layer.count_params() for layer in model.layers]
     index = sizes.index(max(sizes))
     dense = model.layers[index]
+    # What the sliced step reproduces of Dense.call and its gradient: matmul, bias, activation,
+    # float32, no regulariser (its gradient would be left out of the kernel's).
     plain = (type(dense) is keras.layers.Dense and dense.bias is not None
+             and dense.compute_dtype == "float32" and dense.kernel_regularizer is None
+             and dense.activity_regularizer is None
              and not getattr(dense, "lora_enabled", False)
              and getattr(dense, "quantization_mode", None) is None)
     return (model.layers[:index], dense, model.layers[index + 1:]) if plain else None

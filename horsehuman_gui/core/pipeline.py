@@ -8,14 +8,19 @@ Python and handed to tf.data through ``from_generator``, one generator run per e
 Memory stays bounded: only paths are shuffled, and decoded pixels are kept for later epochs only
 when the whole part fits the cache budget. Otherwise the pipeline streams, holding a few batches
 at a time however many files there are.
+
+When the part is cached, filling the cache starts as soon as the dataset is made, in the first
+epoch's order, at full speed: it overlaps with building and tracing the model (seconds in which
+a core is idle), so the first epoch mostly finds its images decoded already.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import weakref
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -63,7 +68,12 @@ def make_dataset(items: Sequence[LabeledImage], num_classes: int, image_size: in
                  tf.TensorSpec((None, label_width), tf.float32))
     dataset = tf.data.Dataset.from_generator(source, output_signature=signature)
     # One batch ready while the model works on the current one; decoding runs ahead in threads.
-    return dataset.prefetch(1)
+    options = tf.data.Options()
+    # Nothing here for tf.data to tune, and its tuning thread makes deleting an iterator wait
+    # for the thread's next wake-up: up to ~25 s at the start of every epoch (Keras drops an
+    # iterator there), seen with gdb in ~RootDataset::Iterator.
+    options.autotune.enabled = False
+    return dataset.prefetch(1).with_options(options)
 
 
 class ImageSource:
@@ -92,6 +102,7 @@ class ImageSource:
         self.failed: dict[int, str] = {}  # index -> reason, dropped from every later epoch
         self.cache = self._allocate_cache(cache_budget_bytes)
         self.cached = np.zeros(len(self.paths), dtype=bool)
+        self.filling: dict[int, Future] = self._start_filling() if self.caching else {}
 
     @property
     def caching(self) -> bool:
@@ -107,6 +118,20 @@ class ImageSource:
         # np.empty only reserves address space: pages are committed as images are decoded.
         return np.empty(shape, dtype=np.uint8)
 
+    def _start_filling(self) -> dict[int, Future]:
+        """Decode every image into the cache in the background, first epoch's order first."""
+        pool = ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="cache-fill")
+        owner = weakref.ref(self)  # queued work must not keep a dropped source alive
+        futures = {int(i): pool.submit(_load_if_alive, owner, int(i))
+                   for i in self.order(self._epoch())}
+        pool.shutdown(wait=False)  # the threads end once the queue is done
+        # A source dropped early (training stopped) must not go on decoding for nothing.
+        weakref.finalize(self, _cancel, list(futures.values()))
+        return futures
+
+    def _epoch(self) -> int:
+        return self.passes if self.epoch_fn is None else self.epoch_fn()
+
     def order(self, epoch: int) -> np.ndarray:
         """Indices for ``epoch`` (0-based), without files already known to be bad."""
         count = len(self.paths)
@@ -119,7 +144,7 @@ class ImageSource:
         return indices
 
     def __call__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        order = self.order(self.passes if self.epoch_fn is None else self.epoch_fn())
+        order = self.order(self._epoch())
         self.passes += 1
         batch: list[int] = []
         pixels: list[np.ndarray] = []
@@ -146,9 +171,7 @@ class ImageSource:
             position = 0
             while position < len(order) or pending:
                 while position < len(order) and len(pending) < lookahead:
-                    index = int(order[position])
-                    pending.append((index, None if self.cached[index]
-                                    else pool.submit(self._load, index)))
+                    pending.append(self._request(int(order[position]), pool))
                     position += 1
                 index, future = pending.popleft()
                 array = self.cache[index] if future is None else future.result()
@@ -157,19 +180,54 @@ class ImageSource:
         finally:  # the epoch may be abandoned (stop requested): do not decode the rest
             pool.shutdown(wait=False, cancel_futures=True)
 
+    def _request(self, index: int, pool: ThreadPoolExecutor) -> tuple[int, Future | None]:
+        """(index, None) when cached, else a future for its pixels (the cache filler's if any)."""
+        if self.cached[index]:
+            return index, None
+        future = self.filling.get(index)
+        if future is None or future.cancelled():
+            future = pool.submit(self._load, index)
+        return index, future
+
     def _load(self, index: int) -> np.ndarray | None:
-        path = self.paths[index]
-        try:
-            array = load_array(path, self.image_size)
-        except ImageError as exc:
-            self.failed[index] = exc.reason
-            logger.warning("Skipped %s during training: %s", path, exc.reason)
+        return self._store(index, _decode(self.paths[index], self.image_size))
+
+    def _store(self, index: int, result: np.ndarray | str) -> np.ndarray | None:
+        """Keep decoded pixels (cached when caching); log and remember a failure's reason."""
+        if isinstance(result, str):
+            self.failed[index] = result
+            logger.warning("Skipped %s during training: %s", self.paths[index], result)
             return None
         if self.caching:
-            self.cache[index] = array
+            self.cache[index] = result
             self.cached[index] = True
             return self.cache[index]
-        return array
+        return result
+
+
+def _decode(path, size: int) -> np.ndarray | str:
+    try:
+        return load_array(path, size)
+    except ImageError as exc:
+        return exc.reason
+
+
+def _load_if_alive(owner: weakref.ref, index: int) -> np.ndarray | None:
+    """The cache filler's task. Holds its source only around the bookkeeping, not while
+    decoding: otherwise the tasks running back to back would keep a dropped source alive."""
+    source = owner()
+    if source is None:
+        return None
+    path, size = source.paths[index], source.image_size
+    del source
+    result = _decode(path, size)
+    source = owner()
+    return None if source is None else source._store(index, result)
+
+
+def _cancel(futures: list[Future]) -> None:
+    for future in futures:
+        future.cancel()
 
 
 def _label_array(labels: Sequence[int], num_classes: int) -> np.ndarray:

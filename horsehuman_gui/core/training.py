@@ -20,6 +20,7 @@ from typing import Callable
 
 from horsehuman_gui.core.config import BatchProgress, EpochMetrics, TrainConfig, TrainResult
 from horsehuman_gui.core.dataset import ScanReport
+from horsehuman_gui.core.errors import DatasetError
 from horsehuman_gui.core.microbatch import micro_batch_size, micro_batches
 from horsehuman_gui.core.models import build_model, keras
 from horsehuman_gui.core.pipeline import make_dataset
@@ -54,6 +55,8 @@ class ProgressCallback(keras.callbacks.Callback):
         self.history: list[EpochMetrics] = []
         self.stopped = False
         self.epoch = 0  # 0-based number of the epoch running (or about to)
+        self.empty_epoch = False  # an epoch ran no batch: no training image could be read
+        self._batches_seen = 0
         self._pending: BatchProgress | None = None
 
     def on_train_begin(self, logs=None):
@@ -64,8 +67,10 @@ class ProgressCallback(keras.callbacks.Callback):
         self.epoch = epoch
         self._epoch_start = self.clock()
         self._pending = None
+        self._batches_seen = 0
 
     def on_train_batch_end(self, batch, logs=None):
+        self._batches_seen += 1
         if self.should_stop is not None and self.should_stop():
             self.stopped = True
             self.model.stop_training = True  # honoured by Keras after this batch
@@ -73,7 +78,7 @@ class ProgressCallback(keras.callbacks.Callback):
             return
         logs = logs or {}
         self._pending = BatchProgress(
-            epoch=len(self.history) + 1, epochs=self.epochs, batch=batch + 1,
+            epoch=self.epoch + 1, epochs=self.epochs, batch=batch + 1,
             batches=max(self.batches, batch + 1), loss=_number(logs.get("loss")),
             accuracy=_number(logs.get("accuracy")), elapsed=self.clock() - self._start)
         now = self.clock()
@@ -89,7 +94,10 @@ class ProgressCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.on_batch is not None:
             self._flush(self.clock())
-        if self.stopped:
+        if self._batches_seen == 0:
+            self.empty_epoch = True
+            self.model.stop_training = True
+        if self.stopped or self.empty_epoch:
             return
         logs = logs or {}
         metrics = EpochMetrics(
@@ -112,7 +120,8 @@ def train(report: ScanReport, config: TrainConfig,
     epoch, ``on_batch`` at most one report every 0.1 s plus each epoch's last batch; both are
     called on the calling thread. ``should_stop`` is checked after every batch (also from the
     input pipeline's thread: it must be thread-safe, e.g. ``threading.Event.is_set``). Returns
-    the trained model with its history of finished epochs. Seeded by ``config.seed``.
+    the trained model with its history of finished epochs. Seeded by ``config.seed``. Files
+    that fail to decode are logged and left out; ``DatasetError`` if none could be read.
     """
     if not report.train:
         raise ValueError("`report.train` holds no images to train on.")
@@ -129,6 +138,9 @@ def train(report: ScanReport, config: TrainConfig,
     with micro_batches(model, chunk):
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0,
                   callbacks=[progress], shuffle=False)  # the dataset reshuffles itself
+    if progress.empty_epoch:
+        raise DatasetError(f"None of the {len(report.train)} training images could be read "
+                           "(each file's reason is in the log).")
     return TrainResult(model=model, class_names=tuple(report.classes),
                        image_size=config.image_size, history=tuple(progress.history),
                        stopped=progress.stopped, config=config)

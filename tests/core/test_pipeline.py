@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +165,46 @@ def test_the_epoch_number_can_come_from_the_trainer(class_folders):
         items, epoch(make_dataset(items, 2, SIZE, 20, training=False))[0])}
     expected = [by_path[items[i].path].tobytes() for i in reference.order(5)]
     assert fifth == expected
+
+
+def test_the_cache_fills_in_the_background_before_the_first_epoch(class_folders):
+    items = labelled(class_folders)
+    source = ImageSource(items, 2, SIZE, 4, training=True, seed=1,
+                         cache_budget_bytes=len(items) * IMAGE_BYTES)
+
+    for future in source.filling.values():
+        future.result(timeout=30)
+
+    assert source.cached.all()
+    first = next(iter(source()))[0]
+    assert first.shape == (4, SIZE, SIZE, 3)
+
+
+def test_a_dropped_source_is_freed_even_while_its_cache_is_filling(class_folders, monkeypatch):
+    import gc
+    import weakref
+
+    from horsehuman_gui.core import pipeline
+
+    real_load = pipeline.load_array
+
+    def slow_load(path, size):
+        time.sleep(0.01)
+        return real_load(path, size)
+
+    monkeypatch.setattr(pipeline, "load_array", slow_load)
+    items = labelled(class_folders) * 20  # 400 images, 10 ms each: seconds of filling left
+    source = ImageSource(items, 2, SIZE, 4, training=True, seed=1,
+                         cache_budget_bytes=len(items) * IMAGE_BYTES)
+    alive = weakref.ref(source)
+    futures = list(source.filling.values())
+
+    del source
+    for _ in range(100):  # a decode already running holds it for a few milliseconds
+        gc.collect()
+        if alive() is None:
+            break
+        time.sleep(0.01)
+
+    assert alive() is None
+    assert sum(future.cancelled() for future in futures) > len(futures) // 2

@@ -10,6 +10,7 @@ import pytest
 from conftest import make_class_folders
 from horsehuman_gui.core.config import BatchProgress, EpochMetrics, TrainConfig
 from horsehuman_gui.core.dataset import LabeledImage, ScanReport
+from horsehuman_gui.core.errors import DatasetError
 from horsehuman_gui.core.microbatch import micro_batch_size, micro_batches
 from horsehuman_gui.core.models import build_model
 from horsehuman_gui.core.training import ProgressCallback, train
@@ -116,6 +117,16 @@ def test_without_validation_images_there_is_no_validation(colours):
     result = train(report, config(epochs=1))
 
     assert result.history[0].val_loss is None and result.history[0].val_accuracy is None
+
+
+def test_training_images_that_all_fail_to_decode_are_a_dataset_error(tmp_path):
+    root = make_class_folders(tmp_path / "broken", per_class=3)
+    report = report_for(root, validation_per_class=1)
+    for item in report.train:
+        item.path.write_bytes(b"not an image any more")
+
+    with pytest.raises(DatasetError, match="None of the 4 training images"):
+        train(report, config(epochs=2))
 
 
 def test_micro_batches_give_the_same_update_as_whole_batches():
