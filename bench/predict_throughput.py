@@ -41,9 +41,14 @@ def repeated(images: list[Path], count: int, folder: Path) -> list[Path]:
     """``count`` paths: the images themselves, or copies of them cycled into ``folder``."""
     if len(images) >= count:
         return images[:count]
+    return cycled_copies(images, count, folder, "{number:05d}")
+
+
+def cycled_copies(sources: list[Path], count: int, folder: Path, name: str) -> list[Path]:
+    """``count`` copies of ``sources`` taken in turn, named ``name.format(number=...)`` + suffix."""
     paths = []
-    for number, source in zip(range(count), itertools.cycle(images)):
-        target = folder / f"{number:05d}{source.suffix.lower()}"
+    for number, source in zip(range(count), itertools.cycle(sources)):
+        target = folder / f"{name.format(number=number)}{source.suffix.lower()}"
         shutil.copyfile(source, target)
         paths.append(target)
     return paths
@@ -58,12 +63,7 @@ def large_jpegs(images: list[Path], count: int, folder: Path, unique: int = 8) -
             image.convert("RGB").resize((4000, 3000), Image.Resampling.BILINEAR).save(
                 target, quality=90)
         made.append(target)
-    paths = []
-    for number, source in zip(range(count), itertools.cycle(made)):
-        target = folder / f"photo-{number:04d}.jpg"
-        shutil.copyfile(source, target)
-        paths.append(target)
-    return paths
+    return cycled_copies(made, count, folder, "photo-{number:04d}")
 
 
 def timed(function) -> float:
