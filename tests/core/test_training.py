@@ -11,7 +11,6 @@ from conftest import make_class_folders
 from horsehuman_gui.core.config import BatchProgress, EpochMetrics, TrainConfig
 from horsehuman_gui.core.dataset import LabeledImage, ScanReport
 from horsehuman_gui.core.errors import DatasetError
-from horsehuman_gui.core.microbatch import micro_batch_size, micro_batches
 from horsehuman_gui.core.models import build_model
 from horsehuman_gui.core.training import ProgressCallback, train
 
@@ -127,35 +126,6 @@ def test_training_images_that_all_fail_to_decode_are_a_dataset_error(tmp_path):
 
     with pytest.raises(DatasetError, match="None of the 4 training images"):
         train(report, config(epochs=2))
-
-
-def test_micro_batches_give_the_same_update_as_whole_batches():
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (10, 32, 32, 3)).astype(np.uint8)
-    y = rng.integers(0, 2, (10, 1)).astype(np.float32)
-    weights, losses = [], []
-    for size in (None, 4):  # 4 + 4 + 2: unequal slices are weighted by their size
-        from horsehuman_gui.core.models import keras
-
-        keras.utils.set_random_seed(3)
-        model = build_model("classic", 32, 2)
-        with micro_batches(model, size):
-            assert ("train_step" in vars(model)) == (size is not None)
-            history = model.fit(x, y, batch_size=10, epochs=2, shuffle=False, verbose=0)
-        weights.append(model.get_weights())
-        losses.append(history.history["loss"])
-        assert "train_step" not in vars(model)  # Keras's own step is back
-
-    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
-    for whole, sliced in zip(*weights):
-        np.testing.assert_allclose(whole, sliced, atol=1e-5)
-    keras.utils.set_random_seed(3)
-    assert not np.allclose(weights[0][0], build_model("classic", 32, 2).get_weights()[0])
-
-
-def test_micro_batch_size_bounds_the_classic_models_activations():
-    assert micro_batch_size(build_model("classic", 300, 2), 128) == 16
-    assert micro_batch_size(build_model("compact", 32, 2), 128) == 128  # fits: no slicing
 
 
 class _Clock:
