@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -95,7 +96,45 @@ def _write_model(model, temp: Path) -> None:
 
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
-    copy.save(temp)
+    with _h5_writes_in_blocks():
+        copy.save(temp)
+
+
+#: Largest piece of one array written by a single h5py call while saving.
+WRITE_BLOCK_BYTES = 8 * 2**20
+_h5_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _h5_writes_in_blocks():
+    """While saving, big arrays go into their HDF5 datasets a block of rows at a time.
+
+    Keras stores each weight with one ``group[name] = array``; h5py holds the GIL for the whole
+    write, so the classic model's 160 MB kernel froze every other thread, the GUI's included,
+    for ~0.1-0.5 s. Block by block, other threads run between blocks. The file is the same: an
+    ordinary dataset of the same shape, type and values.
+    """
+    import h5py
+    import numpy as np
+
+    original = h5py.Group.__setitem__
+
+    def setitem(group, name, value):
+        if not (isinstance(value, np.ndarray) and value.ndim >= 1 and value.dtype.kind == "f"
+                and value.nbytes > WRITE_BLOCK_BYTES):
+            return original(group, name, value)
+        dataset = group.create_dataset(name, shape=value.shape, dtype=value.dtype)
+        rows = max(1, WRITE_BLOCK_BYTES // max(1, value[0].nbytes))
+        for start in range(0, len(value), rows):
+            dataset[start:start + rows] = value[start:start + rows]
+        return None
+
+    with _h5_lock:  # one save at a time puts the method in and takes it out
+        h5py.Group.__setitem__ = setitem
+        try:
+            yield
+        finally:
+            h5py.Group.__setitem__ = original
 
 
 def _add_metadata(temp: Path, bundle: ModelBundle) -> None:

@@ -9,12 +9,16 @@ set here, before that import.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
+import importlib.util
 import logging
 import os
 import re
 import sys
 import tempfile
 import threading
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +51,8 @@ def load_tensorflow():
             # oneDNN's convolutions train the classic model ~4x faster than TensorFlow's own
             # (measured: ~85 vs ~23 images/s on 2 cores). On by default on Linux x86 only.
             os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-            with _filtered_stderr() if quiet else contextlib.nullcontext():
+            with _filtered_stderr() if quiet else contextlib.nullcontext(), _gc_paused():
+                _preload_libraries()
                 _keras = _import()
     return _keras
 
@@ -66,6 +71,51 @@ def _import():
         pass
     logger.debug("TensorFlow %s, Keras %s loaded", tf.__version__, keras.__version__)
     return keras
+
+
+def _preload_libraries() -> None:
+    """Load TensorFlow's two big C++ libraries without holding the GIL.
+
+    Python imports an extension module with the GIL held, and the module's first import loads
+    ``libtensorflow_cc`` (1 GB) and ``libtensorflow_framework``, running their static
+    initialisers: ~0.3 s in which no other thread runs Python (the GUI froze for that long while
+    TensorFlow loaded in the background). ``dlopen`` called through ctypes runs with the GIL
+    released; the import then finds both libraries loaded. Pure C++ libraries only (they never
+    call into Python). Anything unexpected: skipped, the import loads them as usual.
+    """
+    if os.name != "posix":
+        return
+    try:
+        spec = importlib.util.find_spec("tensorflow")  # finds the folder, runs nothing
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        dlopen = ctypes.CDLL(None).dlopen
+        dlopen.restype, dlopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_int]
+        for pattern in ("libtensorflow_framework*", "libtensorflow_cc*"):
+            for library in sorted(folder.glob(pattern)):
+                if not dlopen(os.fsencode(library), os.RTLD_NOW | os.RTLD_LOCAL):
+                    logger.debug("could not preload %s", library)
+    except Exception as exc:  # noqa: BLE001 - an optimisation only
+        logger.debug("TensorFlow libraries not preloaded: %r", exc)
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """No garbage collection during the import; afterwards its objects are frozen (never
+    scanned again).
+
+    Importing TensorFlow and Keras creates about a million long-lived objects. Each full
+    collection walks all of them while holding the GIL: hundreds of milliseconds during which
+    no other thread (the GUI's among them) runs Python, and again whenever a full collection
+    happens later on (while a model is built or traced, or saved).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 @contextlib.contextmanager

@@ -147,8 +147,10 @@ class MainWindow(QMainWindow):
     def start_background_loading(self) -> None:
         """Import TensorFlow in the background and build the deferred parts of the window
         (called once the window is on screen)."""
-        self.tf_loader.start()
+        # pyqtgraph's thread first: a thread started while TensorFlow's libraries load waits
+        # for the dynamic loader's lock (~0.3 s), and here the GUI thread is the one starting it.
         self.training_pane.create_plot()
+        self.tf_loader.start()
 
     def show_status(self, text: str) -> None:
         self.statusBar().showMessage(text, 0)

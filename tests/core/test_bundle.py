@@ -87,6 +87,27 @@ def test_a_failed_save_leaves_the_previous_file_intact(trained, tmp_path, monkey
     assert sorted(os.listdir(tmp_path)) == ["model.keras"]  # no temporary file left behind
 
 
+def test_big_weights_are_written_a_block_at_a_time_and_read_back_whole(trained, tmp_path,
+                                                                        monkeypatch):
+    import h5py
+
+    original = h5py.Group.__setitem__
+    monkeypatch.setattr(bundle_module, "WRITE_BLOCK_BYTES", 1000)  # the 64x64 kernel: 16 KB
+    writes = []
+    dataset_setitem = h5py.Dataset.__setitem__
+    monkeypatch.setattr(h5py.Dataset, "__setitem__",
+                        lambda ds, key, value: (writes.append(ds.name),
+                                                dataset_setitem(ds, key, value))[1])
+
+    path = save_bundle(bundle_of(trained), tmp_path / "blocks.keras")
+
+    assert h5py.Group.__setitem__ is original  # put back after the save
+    assert len(writes) > len(set(writes)) > 0  # some weight went in several blocks
+    loaded = load_bundle(path)
+    for saved, kept in zip(loaded.model.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(saved, kept)
+
+
 def test_a_plain_course_style_file_loads_with_generic_names_and_a_warning(trained, tmp_path):
     trained.save(tmp_path / "course.keras")
 

@@ -105,3 +105,16 @@ def test_start_without_a_dataset_says_what_to_do(pane):
     pane.start()
     assert "Open a dataset first" in pane.message.text()
     assert not pane.is_training()
+
+
+def test_the_plot_is_made_when_the_pane_is_first_shown_after_pyqtgraph_loads(
+        qtbot, settings, tf_loader):
+    pane = TrainingPane(settings, tf_loader)
+    qtbot.addWidget(pane)
+    pane.create_plot()  # pyqtgraph imports in the background; the pane is hidden
+    qtbot.waitUntil(lambda: pane._pyqtgraph_ready, timeout=30_000)
+    assert pane._plot is None  # nothing built on the GUI thread for a hidden pane
+
+    pane.show()
+    qtbot.waitUntil(lambda: pane._plot is not None and pane._plot.isVisible(), timeout=5_000)
+    pane.shutdown()
