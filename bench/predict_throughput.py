@@ -128,6 +128,9 @@ def measure(args, bundle, paths, large, load_array, forward_of, predict_files) -
                                 for p in loop]))
     rates = {name: (len(paths) if name != "loop" else len(loop)) / seconds
              for name, seconds in best.items()}
+    sample = paths[:2 * batch]  # decoding alone, one thread: its CPU cost per image
+    rates["decode_one_thread"] = len(sample) / timed(lambda: [load_array(p, size)
+                                                              for p in sample])
     if large:
         rates["large"] = len(large) / timed(
             lambda: list(predict_files(bundle, large, batch_size=batch)))
@@ -150,6 +153,7 @@ def report(args, rates: dict, count: int, large: int) -> None:
         (f"predict_files, {large} large JPEGs 4000x3000", "large"),
         ("  decode one large JPEG, reduced scale (1 thread)", "large_decode_reduced"),
         ("  decode one large JPEG, full size (1 thread)", "large_decode_full"),
+        ("decode only, one thread (no model)", "decode_one_thread"),
     ]
     print(f"classic model, {args.image_size} px, batch {args.batch_size}, "
           f"best of {args.rounds} rounds; folder {args.folder}")
@@ -159,9 +163,18 @@ def report(args, rates: dict, count: int, large: int) -> None:
             print(f"{name:52} {rates[key]:9.1f}")
     ratio = rates["files"] / rates["memory"]
     speedup = rates["files"] / rates["loop"]
+    # The model already keeps every core busy, so decoding can only add CPU time: with d
+    # seconds of decoding per image and F images/s in memory on C cores, files reach at most
+    # 1 / (1 + d * F / C) of F.
+    decode_ms = 1000 / rates["decode_one_thread"]
+    bound = 1 / (1 + decode_ms / 1000 * rates["memory"] / (os.cpu_count() or 1))
     print(f"ratio files / in-memory: {ratio:.3f}; speed-up vs per-file loop: {speedup:.1f}x")
+    print(f"decoding costs {decode_ms:.2f} ms of CPU per image; with the model using all "
+          f"{os.cpu_count()} cores that bounds the ratio at {bound:.3f}")
     figures = {"predict_ratio_vs_inmemory": round(ratio, 3),
-               "predict_speedup_vs_loop": round(speedup, 2)}
+               "predict_speedup_vs_loop": round(speedup, 2),
+               "predict_ratio_bound_from_decode_cpu": round(bound, 3),
+               "decode_ms_per_image": round(decode_ms, 2)}
     figures.update({f"{key}_images_per_s": round(value, 2) for key, value in rates.items()})
     figures.update({"image_size": args.image_size, "batch_size": args.batch_size,
                     "cpu_count": os.cpu_count()})
