@@ -75,7 +75,7 @@ class TrainingPane(QWidget):
         side = QWidget()
         side.setLayout(left)
         side.setMaximumWidth(360)
-        right = QSplitter(Qt.Orientation.Vertical)
+        right = self._splitter = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self._plot_holder)
         right.addWidget(self.log)
         right.setStretchFactor(0, 4)
@@ -95,6 +95,10 @@ class TrainingPane(QWidget):
 
             self._plot = TrainingPlot()
             self._plot_holder.layout().addWidget(self._plot)
+            # Made after the pane was laid out (when first shown): give the plot its 4/5 again.
+            total = sum(self._splitter.sizes())
+            if total > 0:
+                self._splitter.setSizes([total * 4 // 5, total - total * 4 // 5])
         return self._plot
 
     def create_plot(self) -> None:

@@ -111,10 +111,13 @@ def test_the_plot_is_made_when_the_pane_is_first_shown_after_pyqtgraph_loads(
         qtbot, settings, tf_loader):
     pane = TrainingPane(settings, tf_loader)
     qtbot.addWidget(pane)
+    pane.resize(900, 600)
     pane.create_plot()  # pyqtgraph imports in the background; the pane is hidden
     qtbot.waitUntil(lambda: pane._pyqtgraph_ready, timeout=30_000)
     assert pane._plot is None  # nothing built on the GUI thread for a hidden pane
 
     pane.show()
     qtbot.waitUntil(lambda: pane._plot is not None and pane._plot.isVisible(), timeout=5_000)
+    plot_height, log_height = pane._splitter.sizes()
+    assert plot_height > 3 * log_height  # the plot gets most of the room, as when made first
     pane.shutdown()
