@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import re
-import tempfile
+import secrets
 import threading
 import zipfile
 from dataclasses import dataclass, field
@@ -71,10 +71,10 @@ def save_bundle(bundle: ModelBundle, path: str | Path) -> Path:
         raise ModelFileError(f"A model file name must end in .keras. Received: {path.name}")
     if not path.parent.is_dir():
         raise ModelFileError(f"Cannot save the model: folder {path.parent} does not exist.")
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.keras",
-                                     dir=path.parent)
-    os.close(fd)
-    temp = Path(temp_name)
+    try:
+        temp = _temp_beside(path)
+    except OSError as exc:
+        raise ModelFileError(f"Could not save the model to {path}: {_reason(exc)}") from exc
     try:
         _write_model(bundle.model, temp)
         _add_metadata(temp, bundle)
@@ -87,6 +87,19 @@ def save_bundle(bundle: ModelBundle, path: str | Path) -> Path:
     _flush_folder(path.parent)
     logger.info("Saved model to %s", path)
     return path
+
+
+def _temp_beside(path: Path) -> Path:
+    """A new empty file beside ``path``, created exclusively. Unlike ``mkstemp`` (owner-only),
+    its permissions follow the umask, as for any other file the person saves."""
+    for _ in range(100):
+        candidate = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp.keras")
+        try:
+            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def _write_model(model, temp: Path) -> None:

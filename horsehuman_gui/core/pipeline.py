@@ -67,13 +67,17 @@ def make_dataset(items: Sequence[LabeledImage], num_classes: int, image_size: in
     signature = (tf.TensorSpec((None, image_size, image_size, 3), tf.uint8),
                  tf.TensorSpec((None, label_width), tf.float32))
     dataset = tf.data.Dataset.from_generator(source, output_signature=signature)
-    # One batch ready while the model works on the current one; decoding runs ahead in threads.
+    if not source.caching:
+        # Streaming: one batch decoded and ready while the model works on the current one.
+        # Cached, a batch is a copy out of RAM (~20 ms): a batch made ahead would only sit in
+        # memory beside the training step's own peak (measured: +0.2 GB of peak RSS).
+        dataset = dataset.prefetch(1)
     options = tf.data.Options()
     # Nothing here for tf.data to tune, and its tuning thread makes deleting an iterator wait
     # for the thread's next wake-up: up to ~25 s at the start of every epoch (Keras drops an
     # iterator there), seen with gdb in ~RootDataset::Iterator.
     options.autotune.enabled = False
-    return dataset.prefetch(1).with_options(options)
+    return dataset.with_options(options)
 
 
 class ImageSource:

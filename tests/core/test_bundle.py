@@ -49,6 +49,15 @@ def test_round_trip_keeps_class_names_size_version_and_predictions(trained, tmp_
                                np.asarray(trained(PIXELS, training=False)), rtol=1e-6)
 
 
+def test_the_saved_file_gets_the_usual_permissions_not_owner_only(trained, tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    path = save_bundle(bundle_of(trained), tmp_path / "shared.keras")
+
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["shared.keras"]  # no temporary file left
+
+
 def test_the_file_is_a_plain_keras_model_with_one_extra_member(trained, tmp_path):
     path = save_bundle(bundle_of(trained), tmp_path / "colours.keras")
     trained.save(tmp_path / "with-optimizer.keras")
