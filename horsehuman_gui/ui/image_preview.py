@@ -93,10 +93,16 @@ class ImagePreview(QWidget):
             swatch.setStyleSheet(f"border-left: 10px solid {class_colour(row).name()};"
                                  f" padding-left: 4px; font-weight: {weight}")
             bar = QProgressBar(objectName=f"score_{name}", maximum=1000, value=round(score * 1000))
-            bar.setFormat(f"{score:.1%}")
+            # The percentage beside the bar, not on it: a styled bar draws its text over the
+            # chunk's start, where it is hard to read.
+            bar.setTextVisible(False)
             bar.setStyleSheet(f"QProgressBar::chunk {{ background: {class_colour(row).name()} }}")
+            percent = QLabel(f"{score:.1%}", objectName=f"percent_{name}")
+            percent.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            percent.setMinimumWidth(percent.fontMetrics().horizontalAdvance("100.0%"))
             self._scores.addWidget(swatch, row, 0)
             self._scores.addWidget(bar, row, 1)
+            self._scores.addWidget(percent, row, 2)
 
     def score_bars(self) -> dict[str, float]:
         """Class name -> score shown (for tests and accessibility checks)."""

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMessageBox
 
 import horsehuman_gui.core.prediction as core_prediction
 from horsehuman_gui.ui.image_list_model import Roles
@@ -245,6 +245,8 @@ def test_selecting_a_picture_shows_it_large_with_all_scores(qtbot, pane, photos,
     item = index.data(Roles.ITEM)
     assert pane.preview.score_bars() == pytest.approx(
         dict(zip(("blue", "red"), item.prediction.scores)), abs=1e-3)
+    red_percent = pane.preview.findChild(QLabel, "percent_red")
+    assert red_percent.text() == f"{item.prediction.scores[1]:.1%}"  # beside its bar
     qtbot.waitUntil(lambda: pane.preview.shown_path() == str(photos / "red_1.png"), timeout=10_000)
     assert str(photos / "red_1.png") in pane.preview.findChild(object, "previewPath").text()
 
