@@ -16,9 +16,9 @@ With RMSprop (what every model here is compiled with), that kernel's gradient an
 computed a block of rows at a time (``_KernelUpdate``): Keras's update of a 40M-weight variable
 holds the gradient and several kernel-sized temporaries at once, and TensorFlow's oneDNN allocator
 keeps its high-water mark for the life of the process. Measured on the classic model at 300 px:
-TensorFlow's peak 1.24 -> 0.88 GB, the step's peak RSS 1.85 -> 1.60 GB, ~2% slower. Block by
-block the update is the same element-wise arithmetic, so the weights come out bit for bit as
-Keras's update makes them from the same gradient (tested).
+TensorFlow's peak 1.24 -> 0.88 GB, the step's peak RSS 1.85 -> 1.60 GB, a step 2-9% slower
+(A/B runs in one process). Block by block the update is the same element-wise arithmetic, so
+the weights come out bit for bit as Keras's update makes them from the same gradient (tested).
 
 The step is installed on the model instance for the duration of ``fit`` only; the model keeps its
 class, so a saved model is a plain Keras model.
