@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     return app.exec()
 
 
+#: Seconds a thread may hold the GIL while another waits (Python's default is 0.005).
+GUI_SWITCH_INTERVAL = 0.0005
+
+
 def create_application():
     """The QApplication with name, organisation, version and icon (high-DPI is Qt 6's default)."""
     from PySide6.QtWidgets import QApplication
@@ -84,6 +88,11 @@ def create_application():
     from horsehuman_gui.ui.settings import APPLICATION, ORGANIZATION
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    # PySide6 lets go of the GIL around every Qt call, and each time the GUI thread takes it
+    # back it may wait a whole switch interval for a busy worker thread to yield: with Python's
+    # 5 ms, 2,000 small Qt calls took 341 ms beside one busy thread instead of 4 ms; at 0.5 ms,
+    # 50 ms. Painting the live plot makes many such calls.
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL)
     app.setApplicationName(APPLICATION)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationDisplayName("Horses or Humans")

@@ -105,3 +105,13 @@ def test_uncaught_exception_in_a_thread_shows_error_box(qtbot, restore_hooks):
     qtbot.waitUntil(lambda: len(_error_boxes(window)) == 1)  # delivered on the GUI thread
     assert "kaboom in a thread" in _error_boxes(window)[0].detailedText()
     assert QApplication.instance() is not None  # still running
+
+
+def test_the_gui_thread_gets_the_gil_back_quickly(qapp):
+    previous = sys.getswitchinterval()
+    try:
+        assert app_module.create_application() is qapp
+        assert sys.getswitchinterval() == pytest.approx(app_module.GUI_SWITCH_INTERVAL)
+        assert app_module.GUI_SWITCH_INTERVAL < previous  # shorter than Python's 5 ms
+    finally:
+        sys.setswitchinterval(previous)
