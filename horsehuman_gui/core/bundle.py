@@ -25,7 +25,7 @@ from typing import Any
 
 from horsehuman_gui import __version__
 from horsehuman_gui.core.errors import ModelFileError
-from horsehuman_gui.core.paths import models_dir
+from horsehuman_gui.core.paths import create_new_file, models_dir
 
 logger = logging.getLogger(__name__)
 
@@ -90,16 +90,11 @@ def save_bundle(bundle: ModelBundle, path: str | Path) -> Path:
 
 
 def _temp_beside(path: Path) -> Path:
-    """A new empty file beside ``path``, created exclusively. Unlike ``mkstemp`` (owner-only),
-    its permissions follow the umask, as for any other file the person saves."""
-    for _ in range(100):
-        candidate = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp.keras")
-        try:
-            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        except FileExistsError:
-            continue
-        return candidate
-    raise FileExistsError(f"no free temporary name beside {path}")
+    """A new empty file beside ``path``. Unlike ``mkstemp`` (owner-only), its permissions
+    follow the umask, as for any other file the person saves."""
+    names = (f".{path.stem}.{secrets.token_hex(4)}.tmp.keras" for _ in range(100))
+    return create_new_file((path.with_name(n) for n in names),
+                           f"a temporary file beside {path}")
 
 
 def _write_model(model, temp: Path) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from horsehuman_gui.core.files import SkippedFile
+from horsehuman_gui.core.paths import create_new_file
 
 if TYPE_CHECKING:  # prediction.py imports TensorFlow; exporting must not load it
     from horsehuman_gui.core.prediction import Prediction
@@ -93,14 +94,8 @@ def _reserve(folder: Path, name: str) -> Path:
     """Create an empty file with a free name ("a.jpg", "a (1).jpg"...); exclusive, so a file
     appearing between the check and the copy can never be overwritten."""
     stem, suffix = os.path.splitext(name)
-    for n in range(100_000):
-        candidate = folder / (name if n == 0 else f"{stem} ({n}){suffix}")
-        try:
-            with open(candidate, "xb"):
-                return candidate
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free name for {name} in {folder}")
+    names = (name if n == 0 else f"{stem} ({n}){suffix}" for n in range(100_000))
+    return create_new_file((folder / n for n in names), f"{name} in {folder}")
 
 
 def _copy_one(prediction: Prediction, target: Path) -> Path | str:

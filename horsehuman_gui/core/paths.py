@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Iterable
 
 APP_NAME = "horsehuman-gui"
 
@@ -31,3 +32,18 @@ def models_dir() -> Path:
     path = data_dir() / "models"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def create_new_file(candidates: Iterable[Path], what: str) -> Path:
+    """Create the first of ``candidates`` that does not exist yet, empty, and return it.
+
+    Exclusive, so a file appearing between a check and a write can never be overwritten; its
+    permissions follow the umask. ``FileExistsError`` names ``what`` when every name is taken.
+    """
+    for candidate in candidates:
+        try:
+            with open(candidate, "xb"):
+                return Path(candidate)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free name for {what}")
