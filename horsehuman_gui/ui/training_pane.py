@@ -22,6 +22,9 @@ from horsehuman_gui.ui.workers import Task
 
 logger = logging.getLogger(__name__)
 
+#: The plot's height against the log's (1).
+PLOT_SHARE = 4
+
 
 class TrainingPane(QWidget):
     trained = Signal(object, object)  # TrainResult (finished or stopped), its ScanReport
@@ -78,7 +81,7 @@ class TrainingPane(QWidget):
         right = self._splitter = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self._plot_holder)
         right.addWidget(self.log)
-        right.setStretchFactor(0, 4)
+        right.setStretchFactor(0, PLOT_SHARE)
         right.setStretchFactor(1, 1)
         column = QVBoxLayout()
         column.addWidget(self.progress)
@@ -95,10 +98,11 @@ class TrainingPane(QWidget):
 
             self._plot = TrainingPlot()
             self._plot_holder.layout().addWidget(self._plot)
-            # Made after the pane was laid out (when first shown): give the plot its 4/5 again.
+            # Made after the pane was laid out (when first shown): give the plot its share again.
             total = sum(self._splitter.sizes())
             if total > 0:
-                self._splitter.setSizes([total * 4 // 5, total - total * 4 // 5])
+                plot = total * PLOT_SHARE // (PLOT_SHARE + 1)
+                self._splitter.setSizes([plot, total - plot])
         return self._plot
 
     def create_plot(self) -> None:
