@@ -214,6 +214,10 @@ class TrainingPane(QWidget):
         self._task.result.connect(lambda result: self._on_result(result, report))
         self._task.failed.connect(self._on_failed)
         self._task.finished.connect(self._on_finished)
+        # The cleared plot redraws its axes in full (~30 ms). Done now, while the GUI thread has
+        # the interpreter to itself; once the worker builds the network, each of the paint's Qt
+        # calls must win the GIL back and the same paint stalls the window for 60-85 ms.
+        self.plot.paint_now()
         self._task.start()
         self.status_message.emit(f"Training the {config.model} network on {len(report.train)} "
                                  f"images for {config.epochs} epochs…")

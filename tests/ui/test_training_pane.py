@@ -90,6 +90,27 @@ def test_worker_failure_becomes_an_error_box(qtbot, pane, report, monkeypatch):
     assert trained == []
 
 
+def test_cleared_plot_is_painted_before_the_worker_starts(qtbot, pane, report, monkeypatch):
+    """Painting the new run's axes while the worker builds the network stalled the window."""
+    from horsehuman_gui.core import training
+    from horsehuman_gui.ui.training_plot import TrainingPlot
+    from horsehuman_gui.ui.workers import Task
+
+    def broken_train(*args, **kwargs):
+        raise RuntimeError("not needed here")
+
+    events = []
+    original_start = Task.start
+    monkeypatch.setattr(training, "train", broken_train)
+    monkeypatch.setattr(TrainingPlot, "paint_now", lambda self: events.append("paint"))
+    monkeypatch.setattr(Task, "start",
+                        lambda self: (events.append(self.name), original_start(self))[1])
+    pane.set_report(report)
+    pane.start()
+    qtbot.waitUntil(lambda: len(_error_boxes(pane)) == 1, timeout=30_000)
+    assert events.index("paint") < events.index("training")
+
+
 def test_changed_validation_fraction_asks_for_a_rescan(qtbot, pane, report):
     pane.set_report(report)
     pane.form.validation_split.setValue(0.5)
