@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -104,45 +105,63 @@ def _write_model(model, temp: Path) -> None:
 
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
-    with _h5_writes_in_blocks():
+    with _h5_in_blocks():
         copy.save(temp)
 
 
-#: Largest piece of one array written by a single h5py call while saving.
-WRITE_BLOCK_BYTES = 8 * 2**20
+#: Largest piece of one array written or read by a single h5py call while saving or loading.
+BLOCK_BYTES = 8 * 2**20
 _h5_lock = threading.Lock()
 
 
-@contextlib.contextmanager
-def _h5_writes_in_blocks():
-    """While saving, big arrays go into their HDF5 datasets a block of rows at a time.
+def _big(array_like) -> bool:
+    return len(array_like.shape) >= 1 and array_like.dtype.kind == "f" \
+        and array_like.size * array_like.dtype.itemsize > BLOCK_BYTES
 
-    Keras stores each weight with one ``group[name] = array``; h5py holds the GIL for the whole
-    write, so the classic model's 160 MB kernel froze every other thread, the GUI's included,
-    for ~0.1-0.5 s. Block by block, other threads run between blocks. The file is the same: an
-    ordinary dataset of the same shape, type and values.
+
+def _row_blocks(shape, itemsize: int):
+    """Slices of at most BLOCK_BYTES along the first axis."""
+    rows = max(1, BLOCK_BYTES // max(1, itemsize * math.prod(shape[1:])))
+    return (slice(start, start + rows) for start in range(0, shape[0], rows))
+
+
+@contextlib.contextmanager
+def _h5_in_blocks():
+    """While saving or loading, big arrays go into and come out of HDF5 a block of rows at a time.
+
+    Keras stores each weight with one ``group[name] = array`` and reads it with one
+    ``np.array(dataset)``; h5py holds the GIL for the whole call, so the classic model's 160 MB
+    kernel froze every other thread, the GUI's included, for ~0.1-0.5 s. Block by block, other
+    threads run between blocks. The file is the same: an ordinary dataset of the same shape,
+    type and values; what is read back is the same array.
     """
     import h5py
     import numpy as np
 
-    original = h5py.Group.__setitem__
+    original_setitem, original_array = h5py.Group.__setitem__, h5py.Dataset.__array__
 
     def setitem(group, name, value):
-        if not (isinstance(value, np.ndarray) and value.ndim >= 1 and value.dtype.kind == "f"
-                and value.nbytes > WRITE_BLOCK_BYTES):
-            return original(group, name, value)
+        if not (isinstance(value, np.ndarray) and _big(value)):
+            return original_setitem(group, name, value)
         dataset = group.create_dataset(name, shape=value.shape, dtype=value.dtype)
-        rows = max(1, WRITE_BLOCK_BYTES // max(1, value[0].nbytes))
-        for start in range(0, len(value), rows):
-            dataset[start:start + rows] = value[start:start + rows]
+        for rows in _row_blocks(value.shape, value.itemsize):
+            dataset[rows] = value[rows]
         return None
 
-    with _h5_lock:  # one save at a time puts the method in and takes it out
-        h5py.Group.__setitem__ = setitem
+    def array(dataset, dtype=None, copy=None):
+        if dtype is not None or not _big(dataset):  # e.g. bfloat16 weights: h5py's own way
+            return original_array(dataset, dtype=dtype, copy=copy)
+        out = np.empty(dataset.shape, dtype=dataset.dtype)
+        for rows in _row_blocks(dataset.shape, dataset.dtype.itemsize):
+            dataset.read_direct(out, source_sel=rows, dest_sel=rows)
+        return out
+
+    with _h5_lock:  # one save or load at a time puts the methods in and takes them out
+        h5py.Group.__setitem__, h5py.Dataset.__array__ = setitem, array
         try:
             yield
         finally:
-            h5py.Group.__setitem__ = original
+            h5py.Group.__setitem__, h5py.Dataset.__array__ = original_setitem, original_array
 
 
 def _add_metadata(temp: Path, bundle: ModelBundle) -> None:
@@ -268,7 +287,8 @@ def _load_model(path: Path):
     keras = load_tensorflow()
     try:
         # compile=False: predicting needs no optimizer; safe_mode refuses code in the file.
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
+        with _h5_in_blocks():
+            return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:
         if "safe_mode" in str(exc) or "lambda" in str(exc).lower():
             raise ModelFileError(f"{path.name} contains Python code (a Lambda layer), which "

@@ -96,25 +96,34 @@ def test_a_failed_save_leaves_the_previous_file_intact(trained, tmp_path, monkey
     assert sorted(os.listdir(tmp_path)) == ["model.keras"]  # no temporary file left behind
 
 
-def test_big_weights_are_written_a_block_at_a_time_and_read_back_whole(trained, tmp_path,
-                                                                        monkeypatch):
+def test_big_weights_are_written_and_read_a_block_at_a_time(trained, tmp_path, monkeypatch):
     import h5py
 
-    original = h5py.Group.__setitem__
-    monkeypatch.setattr(bundle_module, "WRITE_BLOCK_BYTES", 1000)  # the 64x64 kernel: 16 KB
-    writes = []
-    dataset_setitem = h5py.Dataset.__setitem__
+    originals = h5py.Group.__setitem__, h5py.Dataset.__array__
+    monkeypatch.setattr(bundle_module, "BLOCK_BYTES", 1000)  # the 64x64 kernel: 16 KB
+    writes, reads = [], []
+    dataset_setitem, read_direct = h5py.Dataset.__setitem__, h5py.Dataset.read_direct
     monkeypatch.setattr(h5py.Dataset, "__setitem__",
                         lambda ds, key, value: (writes.append(ds.name),
                                                 dataset_setitem(ds, key, value))[1])
+    monkeypatch.setattr(h5py.Dataset, "read_direct",
+                        lambda ds, *args, **kwargs: (reads.append(ds.name),
+                                                     read_direct(ds, *args, **kwargs))[1])
 
     path = save_bundle(bundle_of(trained), tmp_path / "blocks.keras")
-
-    assert h5py.Group.__setitem__ is original  # put back after the save
+    assert (h5py.Group.__setitem__, h5py.Dataset.__array__) == originals  # put back
     assert len(writes) > len(set(writes)) > 0  # some weight went in several blocks
+
     loaded = load_bundle(path)
+    assert (h5py.Group.__setitem__, h5py.Dataset.__array__) == originals
+    assert len(reads) > len(set(reads)) > 0  # and came out in several
     for saved, kept in zip(loaded.model.get_weights(), trained.get_weights()):
+        assert saved.dtype == kept.dtype
         np.testing.assert_array_equal(saved, kept)
+
+    monkeypatch.setattr(bundle_module, "BLOCK_BYTES", 2**30)  # the same file read whole
+    for whole, blocks in zip(load_bundle(path).model.get_weights(), loaded.model.get_weights()):
+        np.testing.assert_array_equal(whole, blocks)
 
 
 def test_a_plain_course_style_file_loads_with_generic_names_and_a_warning(trained, tmp_path):
