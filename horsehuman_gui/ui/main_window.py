@@ -147,10 +147,12 @@ class MainWindow(QMainWindow):
     def start_background_loading(self) -> None:
         """Import TensorFlow in the background and build the deferred parts of the window
         (called once the window is on screen)."""
-        # pyqtgraph's thread first: a thread started while TensorFlow's libraries load waits
-        # for the dynamic loader's lock (~0.3 s), and here the GUI thread is the one starting it.
-        self.training_pane.create_plot()
-        self.tf_loader.start()
+        # pyqtgraph first, TensorFlow once it is imported. Loading TensorFlow's 1 GB library
+        # holds the dynamic loader's lock for ~0.3 s. Meanwhile a thread being started waits for
+        # that lock (here the GUI thread starts it), and so does an import of an extension
+        # module, which waits holding the GIL: pyqtgraph's import of Qt modules froze the
+        # window for 0.2-0.6 s.
+        self.training_pane.create_plot(then=self.tf_loader.start)
 
     def show_status(self, text: str) -> None:
         self.statusBar().showMessage(text, 0)

@@ -8,6 +8,7 @@ directly; Keras stops after the current batch.
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar,
@@ -105,16 +106,24 @@ class TrainingPane(QWidget):
                 self._splitter.setSizes([plot, total - plot])
         return self._plot
 
-    def create_plot(self) -> None:
+    def create_plot(self, then: Callable[[], None] | None = None) -> None:
         """Import pyqtgraph in the background (the main window calls this once it is on
         screen; importing it on the GUI thread would freeze it ~0.2 s). The plot itself is made
         when this pane is first shown: building it costs the GUI thread ~0.1 s, better spent
-        when the user asks for the pane than while TensorFlow loads in the background."""
-        if self._plot is not None or self._preload is not None:
+        when the user asks for the pane than while TensorFlow loads in the background.
+
+        ``then`` is called on the GUI thread once the import has ended, well or not.
+        """
+        if self._pyqtgraph_ready or self._plot is not None:
+            if then is not None:
+                then()
             return
-        self._preload = Task(_import_pyqtgraph, name="import-pyqtgraph", parent=self)
-        self._preload.finished.connect(self._on_pyqtgraph_imported)
-        self._preload.start()
+        if self._preload is None:
+            self._preload = Task(_import_pyqtgraph, name="import-pyqtgraph", parent=self)
+            self._preload.finished.connect(self._on_pyqtgraph_imported)
+            self._preload.start()
+        if then is not None:
+            self._preload.finished.connect(then)
 
     def _on_pyqtgraph_imported(self) -> None:
         self._pyqtgraph_ready = True

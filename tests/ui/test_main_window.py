@@ -197,3 +197,20 @@ def test_plot_and_chart_follow_a_dark_palette(qtbot, make_window):
     window.setPalette(dark)  # propagates to children: PaletteChange -> apply_palette
     assert plot.view.backgroundBrush().color() == QColor("#1e1e1e")
     assert plot.loss_plot.getAxis("left").textPen().color() == QColor("#e6e6e6")
+
+
+def test_tensorflow_starts_loading_after_pyqtgraph_is_imported(qtbot, make_window, monkeypatch):
+    """An extension-module import waits, holding the GIL, while TensorFlow's library loads."""
+    import time
+
+    from horsehuman_gui.ui import training_pane
+
+    events = []
+    monkeypatch.setattr(training_pane, "_import_pyqtgraph",
+                        lambda should_stop, report: (time.sleep(0.2), events.append("pyqtgraph")))
+    monkeypatch.setattr(TensorFlowLoader, "start", lambda self: events.append("tensorflow"))
+    window = make_window()
+    window.start_background_loading()
+    assert events == []
+    qtbot.waitUntil(lambda: "tensorflow" in events, timeout=10_000)
+    assert events == ["pyqtgraph", "tensorflow"]

@@ -142,3 +142,24 @@ def test_the_plot_is_made_when_the_pane_is_first_shown_after_pyqtgraph_loads(
     plot_height, log_height = pane._splitter.sizes()
     assert plot_height > 3 * log_height  # the plot gets most of the room, as when made first
     pane.shutdown()
+
+
+def test_create_plot_calls_back_once_pyqtgraph_is_imported(qtbot, settings, tf_loader,
+                                                           monkeypatch):
+    import time
+
+    from horsehuman_gui.ui import training_pane
+
+    events = []
+    monkeypatch.setattr(training_pane, "_import_pyqtgraph",
+                        lambda should_stop, report: (time.sleep(0.2), events.append("imported")))
+    pane = TrainingPane(settings, tf_loader)
+    qtbot.addWidget(pane)
+    pane.create_plot(then=lambda: events.append("then"))
+    assert events == []  # not before the import has ended
+    qtbot.waitUntil(lambda: "then" in events, timeout=10_000)
+    assert events == ["imported", "then"]
+
+    pane.create_plot(then=lambda: events.append("again"))  # already imported: at once
+    assert events == ["imported", "then", "again"]
+    pane.shutdown()
