@@ -30,6 +30,7 @@ class TensorFlowLoader(QObject):
         super().__init__(parent)
         self._task: Task | None = None
         self._loaded = False
+        self._closed = False
         self._waiting: list[Callable[[], None]] = []
 
     @property
@@ -37,7 +38,8 @@ class TensorFlowLoader(QObject):
         return self._loaded
 
     def start(self) -> None:
-        if self._task is not None or self._loaded:
+        """Start the import (once; never after ``shutdown``, e.g. from a queued call)."""
+        if self._task is not None or self._loaded or self._closed:
             return
         self._task = Task(_import_tensorflow, name="tensorflow-import", parent=self)
         self._task.result.connect(self._on_loaded)
@@ -55,6 +57,7 @@ class TensorFlowLoader(QObject):
 
     def shutdown(self) -> None:
         """An import cannot be interrupted; wait for it so no thread outlives the window."""
+        self._closed = True
         if self._task is not None:
             self._task.stop_and_wait(120_000)
 

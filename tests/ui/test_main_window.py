@@ -214,3 +214,24 @@ def test_tensorflow_starts_loading_after_pyqtgraph_is_imported(qtbot, make_windo
     assert events == []
     qtbot.waitUntil(lambda: "tensorflow" in events, timeout=10_000)
     assert events == ["pyqtgraph", "tensorflow"]
+
+
+def test_closing_before_pyqtgraph_is_imported_never_starts_tensorflow(qtbot, make_window,
+                                                                       monkeypatch):
+    """The queued start must not make a thread that outlives the window (Qt aborts then)."""
+    import time
+
+    from horsehuman_gui.ui import training_pane
+    from horsehuman_gui.ui.workers import Task
+
+    started, imported = [], []
+    original_start = Task.start
+    monkeypatch.setattr(training_pane, "_import_pyqtgraph",
+                        lambda should_stop, report: (time.sleep(0.3), imported.append(1)))
+    monkeypatch.setattr(Task, "start",
+                        lambda self: (started.append(self.name), original_start(self))[1])
+    window = make_window()
+    window.start_background_loading()
+    window.close()
+    qtbot.wait(500)  # the import's end, and its queued "then", are delivered
+    assert imported and "tensorflow-import" not in started
