@@ -145,6 +145,7 @@ def _forward(model, image_size: int):
 
         spec = tf.TensorSpec((None, image_size, image_size, 3), tf.uint8)
         owner = weakref.ref(model)  # a strong reference here would keep the model alive forever
-        function = tf.function(lambda x: owner()(x, training=False), input_signature=[spec])
+        function = tf.function(lambda x: owner()(x, training=False), input_signature=[spec],
+                               autograph=False)  # a plain model call: nothing to convert
         _forward_functions[model] = function
     return lambda x: function(x).numpy()
