@@ -38,7 +38,7 @@ class TrainingPlot(QWidget):
         self._epochs: dict[str, list[float]] = {
             k: [] for k in ("x", "loss", "accuracy", "vx", "val_loss", "val_accuracy")}
         self._loss_top = 0.0  # the largest finite loss shown so far
-        self._loss_range: tuple[float, float] | None = None  # the y range last set by us
+        self._loss_range = (0.0, 1.0)  # the loss axis's y range as last set here
         self.view = pg.GraphicsLayoutWidget()
         self.view.setObjectName("trainingPlot")
         self.loss_plot = self.view.addPlot(row=0, col=0)
@@ -79,6 +79,7 @@ class TrainingPlot(QWidget):
         self.accuracy_plot.getViewBox().setLimits(yMin=-0.05, yMax=1.05)
         self.loss_plot.getViewBox().setLimits(yMin=-0.05, xMin=0)
         self.loss_plot.enableAutoRange(y=False)  # see _show_loss_up_to
+        self._set_loss_range(1.0)
         self.accuracy_plot.getViewBox().setLimits(xMin=0)
 
     def apply_palette(self) -> None:
@@ -110,7 +111,7 @@ class TrainingPlot(QWidget):
             series.clear()
         for curve in self.curves.values():
             curve.setData([], [])
-        self._loss_top, self._loss_range = 0.0, None
+        self._loss_top = 0.0
         self._set_loss_range(1.0)
         if epochs:
             self.loss_plot.setXRange(0, epochs, padding=0.02)
@@ -153,13 +154,11 @@ class TrainingPlot(QWidget):
         finite = [loss for loss in losses if loss is not None and math.isfinite(loss)]
         self._loss_top = max([self._loss_top, *finite])
         top = round_up(self._loss_top) if self._loss_top > 0 else 1.0
-        if self._loss_range is not None and self._loss_range[1] >= top:
+        if self._loss_range[1] >= top:
             return
-        box = self.loss_plot.getViewBox()
-        if self._loss_range is not None and \
-                not all(math.isclose(a, b) for a, b in zip(box.viewRange()[1], self._loss_range)):
-            return
-        self._set_loss_range(top)
+        shown = self.loss_plot.getViewBox().viewRange()[1]
+        if all(math.isclose(a, b) for a, b in zip(shown, self._loss_range)):
+            self._set_loss_range(top)
 
     def _set_loss_range(self, top: float) -> None:
         self.loss_plot.setYRange(0, top, padding=0.02)
