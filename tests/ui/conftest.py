@@ -87,6 +87,31 @@ def _pool_busy() -> bool:
 
 
 @pytest.fixture
+def timeline() -> list[str]:
+    """What happened, in order: the fixtures below and the test itself append to it."""
+    return []
+
+
+@pytest.fixture
+def task_starts(timeline, monkeypatch) -> list[str]:
+    """Each Task started during the test puts its name on the timeline."""
+    start = Task.start
+    monkeypatch.setattr(Task, "start", lambda self: (timeline.append(self.name), start(self))[1])
+    return timeline
+
+
+@pytest.fixture
+def slow_pyqtgraph_import(timeline, monkeypatch) -> list[str]:
+    """The Train tab's background import of pyqtgraph takes 0.2 s, then puts "pyqtgraph" on
+    the timeline."""
+    from horsehuman_gui.ui import training_pane
+
+    monkeypatch.setattr(training_pane, "_import_pyqtgraph",
+                        lambda should_stop, report: (time.sleep(0.2), timeline.append("pyqtgraph")))
+    return timeline
+
+
+@pytest.fixture
 def tf_loader(qtbot):
     """A TensorFlowLoader that has finished importing TensorFlow (instant after the first test)."""
     from horsehuman_gui.ui.tf_loader import TensorFlowLoader

@@ -199,15 +199,10 @@ def test_plot_and_chart_follow_a_dark_palette(qtbot, make_window):
     assert plot.loss_plot.getAxis("left").textPen().color() == QColor("#e6e6e6")
 
 
-def test_tensorflow_starts_loading_after_pyqtgraph_is_imported(qtbot, make_window, monkeypatch):
+def test_tensorflow_starts_loading_after_pyqtgraph_is_imported(qtbot, make_window, monkeypatch,
+                                                               slow_pyqtgraph_import):
     """An extension-module import waits, holding the GIL, while TensorFlow's library loads."""
-    import time
-
-    from horsehuman_gui.ui import training_pane
-
-    events = []
-    monkeypatch.setattr(training_pane, "_import_pyqtgraph",
-                        lambda should_stop, report: (time.sleep(0.2), events.append("pyqtgraph")))
+    events = slow_pyqtgraph_import
     monkeypatch.setattr(TensorFlowLoader, "start", lambda self: events.append("tensorflow"))
     window = make_window()
     window.start_background_loading()
@@ -217,21 +212,11 @@ def test_tensorflow_starts_loading_after_pyqtgraph_is_imported(qtbot, make_windo
 
 
 def test_closing_before_pyqtgraph_is_imported_never_starts_tensorflow(qtbot, make_window,
-                                                                       monkeypatch):
+                                                                       slow_pyqtgraph_import,
+                                                                       task_starts):
     """The queued start must not make a thread that outlives the window (Qt aborts then)."""
-    import time
-
-    from horsehuman_gui.ui import training_pane
-    from horsehuman_gui.ui.workers import Task
-
-    started, imported = [], []
-    original_start = Task.start
-    monkeypatch.setattr(training_pane, "_import_pyqtgraph",
-                        lambda should_stop, report: (time.sleep(0.3), imported.append(1)))
-    monkeypatch.setattr(Task, "start",
-                        lambda self: (started.append(self.name), original_start(self))[1])
     window = make_window()
     window.start_background_loading()
     window.close()
     qtbot.wait(500)  # the import's end, and its queued "then", are delivered
-    assert imported and "tensorflow-import" not in started
+    assert "pyqtgraph" in task_starts and "tensorflow-import" not in task_starts

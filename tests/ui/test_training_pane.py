@@ -90,25 +90,21 @@ def test_worker_failure_becomes_an_error_box(qtbot, pane, report, monkeypatch):
     assert trained == []
 
 
-def test_cleared_plot_is_painted_before_the_worker_starts(qtbot, pane, report, monkeypatch):
+def test_cleared_plot_is_painted_before_the_worker_starts(qtbot, pane, report, monkeypatch,
+                                                         task_starts):
     """Painting the new run's axes while the worker builds the network stalled the window."""
     from horsehuman_gui.core import training
     from horsehuman_gui.ui.training_plot import TrainingPlot
-    from horsehuman_gui.ui.workers import Task
 
     def broken_train(*args, **kwargs):
         raise RuntimeError("not needed here")
 
-    events = []
-    original_start = Task.start
     monkeypatch.setattr(training, "train", broken_train)
-    monkeypatch.setattr(TrainingPlot, "paint_now", lambda self: events.append("paint"))
-    monkeypatch.setattr(Task, "start",
-                        lambda self: (events.append(self.name), original_start(self))[1])
+    monkeypatch.setattr(TrainingPlot, "paint_now", lambda self: task_starts.append("paint"))
     pane.set_report(report)
     pane.start()
     qtbot.waitUntil(lambda: len(_error_boxes(pane)) == 1, timeout=30_000)
-    assert events.index("paint") < events.index("training")
+    assert task_starts.index("paint") < task_starts.index("training")
 
 
 def test_changed_validation_fraction_asks_for_a_rescan(qtbot, pane, report):
@@ -145,21 +141,15 @@ def test_the_plot_is_made_when_the_pane_is_first_shown_after_pyqtgraph_loads(
 
 
 def test_create_plot_calls_back_once_pyqtgraph_is_imported(qtbot, settings, tf_loader,
-                                                           monkeypatch):
-    import time
-
-    from horsehuman_gui.ui import training_pane
-
-    events = []
-    monkeypatch.setattr(training_pane, "_import_pyqtgraph",
-                        lambda should_stop, report: (time.sleep(0.2), events.append("imported")))
+                                                           slow_pyqtgraph_import):
+    events = slow_pyqtgraph_import
     pane = TrainingPane(settings, tf_loader)
     qtbot.addWidget(pane)
     pane.create_plot(then=lambda: events.append("then"))
     assert events == []  # not before the import has ended
     qtbot.waitUntil(lambda: "then" in events, timeout=10_000)
-    assert events == ["imported", "then"]
+    assert events == ["pyqtgraph", "then"]
 
     pane.create_plot(then=lambda: events.append("again"))  # already imported: at once
-    assert events == ["imported", "then", "again"]
+    assert events == ["pyqtgraph", "then", "again"]
     pane.shutdown()
