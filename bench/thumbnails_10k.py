@@ -73,9 +73,9 @@ def run(folder: Path, settings_file: Path) -> dict:
     from PySide6.QtWidgets import QApplication, QMainWindow
 
     app = QApplication.instance() or QApplication([])
-    from horsehuman_gui.ui.prediction_pane import PredictionPane
-    from horsehuman_gui.ui.settings import Settings
-    from horsehuman_gui.ui.tf_loader import TensorFlowLoader
+    from horsehuman_gui.ui.classify.prediction_pane import PredictionPane
+    from horsehuman_gui.ui.common.settings import Settings
+    from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
 
     settings = Settings(QSettings(str(settings_file), QSettings.Format.IniFormat))
     window = QMainWindow()

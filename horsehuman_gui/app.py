@@ -84,8 +84,8 @@ def create_application():
     """The QApplication with name, organisation, version and icon (high-DPI is Qt 6's default)."""
     from PySide6.QtWidgets import QApplication
 
-    from horsehuman_gui.ui.resources import app_icon
-    from horsehuman_gui.ui.settings import APPLICATION, ORGANIZATION
+    from horsehuman_gui.ui.common.resources import app_icon
+    from horsehuman_gui.ui.common.settings import APPLICATION, ORGANIZATION
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     # PySide6 lets go of the GIL around every Qt call, and each time the GUI thread takes it
@@ -107,8 +107,8 @@ def create_application():
 def create_main_window(app):
     """The main window with its settings and TensorFlow loader; error hooks installed."""
     from horsehuman_gui.ui.main_window import MainWindow
-    from horsehuman_gui.ui.settings import Settings
-    from horsehuman_gui.ui.tf_loader import TensorFlowLoader
+    from horsehuman_gui.ui.common.settings import Settings
+    from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
 
     window = MainWindow(Settings(), TensorFlowLoader())
     install_excepthooks(window)
@@ -153,7 +153,7 @@ def install_excepthooks(window) -> None:
     instead of vanishing or killing the app."""
     from PySide6.QtCore import QObject, Signal
 
-    from horsehuman_gui.ui.errors import show_error
+    from horsehuman_gui.ui.common.errors import show_error
 
     class _Relay(QObject):  # a signal, so errors from other threads are shown on the GUI thread
         error = Signal(str, str)

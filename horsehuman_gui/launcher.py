@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from horsehuman_gui.core.errors import HorsehumanError
-from horsehuman_gui.ui.resources import DESKTOP_FILE, ICON_PNG, ICON_SVG, resource_path
+from horsehuman_gui.ui.common.resources import DESKTOP_FILE, ICON_PNG, ICON_SVG, resource_path
 
 logger = logging.getLogger(__name__)
 

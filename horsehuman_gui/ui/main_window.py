@@ -14,12 +14,12 @@ from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QStyle, QTabWidget, QToolBar
 
 from horsehuman_gui.ui.about import show_about
-from horsehuman_gui.ui.dataset_pane import DatasetPane
-from horsehuman_gui.ui.model_files import ModelFiles
-from horsehuman_gui.ui.prediction_pane import PredictionPane
-from horsehuman_gui.ui.settings import Settings
-from horsehuman_gui.ui.tf_loader import TensorFlowLoader
-from horsehuman_gui.ui.training_pane import TrainingPane
+from horsehuman_gui.ui.dataset.dataset_pane import DatasetPane
+from horsehuman_gui.ui.common.model_files import ModelFiles
+from horsehuman_gui.ui.classify.prediction_pane import PredictionPane
+from horsehuman_gui.ui.common.settings import Settings
+from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
+from horsehuman_gui.ui.train.training_pane import TrainingPane
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ class MainWindow(QMainWindow):
         self.show_status(message)
 
     def _tf_failed(self, message: str, details: str) -> None:
-        from horsehuman_gui.ui.errors import show_error
+        from horsehuman_gui.ui.common.errors import show_error
 
         self._tf_state("failed", "TensorFlow could not be loaded.")
         show_error(self, "TensorFlow could not be loaded, so training and classifying are not "

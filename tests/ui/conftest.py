@@ -13,8 +13,8 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from horsehuman_gui.ui.settings import Settings
-from horsehuman_gui.ui.workers import Task
+from horsehuman_gui.ui.common.settings import Settings
+from horsehuman_gui.ui.common.workers import Task
 
 #: How long a finished task may take to let its thread end (its quit() is a queued call that the
 #: GUI event loop must deliver) before the test counts as having leaked it.
@@ -104,7 +104,7 @@ def task_starts(timeline, monkeypatch) -> list[str]:
 def slow_pyqtgraph_import(timeline, monkeypatch) -> list[str]:
     """The Train tab's background import of pyqtgraph takes 0.2 s, then puts "pyqtgraph" on
     the timeline."""
-    from horsehuman_gui.ui import training_pane
+    from horsehuman_gui.ui.train import training_pane
 
     monkeypatch.setattr(training_pane, "_import_pyqtgraph",
                         lambda should_stop, report: (time.sleep(0.2), timeline.append("pyqtgraph")))
@@ -114,7 +114,7 @@ def slow_pyqtgraph_import(timeline, monkeypatch) -> list[str]:
 @pytest.fixture
 def tf_loader(qtbot):
     """A TensorFlowLoader that has finished importing TensorFlow (instant after the first test)."""
-    from horsehuman_gui.ui.tf_loader import TensorFlowLoader
+    from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
 
     loader = TensorFlowLoader()
     with qtbot.waitSignal(loader.ready, timeout=120_000):

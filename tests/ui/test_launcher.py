@@ -14,7 +14,7 @@ import pytest
 
 from horsehuman_gui.launcher import (LauncherError, desktop_entry, install_launcher,
                                      launcher_files, uninstall_launcher)
-from horsehuman_gui.ui.resources import ICON_PNG, ICON_SVG, resource_path
+from horsehuman_gui.ui.common.resources import ICON_PNG, ICON_SVG, resource_path
 
 
 @pytest.fixture
@@ -145,7 +145,7 @@ def test_resources_are_found_in_an_installed_wheel_layout(tmp_path):
     shutil.copytree(Path(horsehuman_gui.__file__).parent, site / "horsehuman_gui",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(resource_path(ICON_PNG).parent, site / "horsehuman_gui" / "resources")
-    code = "from horsehuman_gui.ui.resources import resources_dir; print(resources_dir())"
+    code = "from horsehuman_gui.ui.common.resources import resources_dir; print(resources_dir())"
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                           text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(site)})
     assert done.returncode == 0, done.stderr

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QMessageBox, QToolBar
 
 from horsehuman_gui import __version__
 from horsehuman_gui.ui.main_window import CLASSIFY_TAB, DATASET_TAB, TRAIN_TAB, MainWindow
-from horsehuman_gui.ui.tf_loader import TensorFlowLoader
+from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
 
 TINY = {"training/model": "compact", "training/image_size": 32, "training/epochs": 2,
         "training/batch_size": 4}

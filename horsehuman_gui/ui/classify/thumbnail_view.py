@@ -1,0 +1,168 @@
+"""The thumbnail grid: a QListView in icon mode with one painting delegate (no widget per image).
+
+Each cell: the thumbnail (a placeholder while it loads), the file name, and a badge with the
+predicted label and confidence in the class's colour, or a red "cannot read" badge with the
+reason. Badges carry their own background, so the fixed palette reads on light and dark themes.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPoint, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette
+from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
+
+from horsehuman_gui.ui.classify.image_list_model import Roles
+
+#: Okabe-Ito colours (distinguishable with colour-blindness), then two more; cycled beyond.
+CLASS_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+                 "#8C6D31", "#7F7F7F")
+ERROR_COLOUR = "#C62828"
+THUMB = 128  # logical px of the thumbnail square
+_PAD = 6
+_TEXT_LINES = 2
+
+
+def class_colour(index: int) -> QColor:
+    """The colour of class ``index`` (cycled)."""
+    return QColor(CLASS_COLOURS[index % len(CLASS_COLOURS)])
+
+
+def text_colour_on(background: QColor) -> QColor:
+    """Black or white, whichever reads better on ``background`` (relative luminance)."""
+    r, g, b = (c / 255 for c in background.getRgb()[:3])
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return QColor("black") if luminance > 0.5 else QColor("white")
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    """Paints one cell; its size is fixed so the view never asks every row for a size."""
+
+    def cell_size(self, option_font) -> QSize:
+        line = QFontMetrics(option_font).height()
+        return QSize(THUMB + 2 * _PAD + 16, THUMB + 2 * _PAD + _TEXT_LINES * (line + 4) + 4)
+
+    def sizeHint(self, option, index) -> QSize:  # noqa: N802 - Qt's name
+        return self.cell_size(option.font)
+
+    def paint(self, painter: QPainter, option, index: QModelIndex) -> None:
+        name, pixmap, label, confidence, class_index, error = index.data(Roles.PAINT)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = option.rect.adjusted(2, 2, -2, -2)
+        palette = option.palette
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(palette.color(QPalette.ColorRole.Highlight))
+            painter.drawRoundedRect(rect, 6, 6)
+        self._paint_thumbnail(painter, rect, pixmap, palette, bool(error))
+        line = option.fontMetrics.height()
+        text_top = rect.top() + _PAD + THUMB + 4
+        name_rect = QRect(rect.left() + 4, text_top, rect.width() - 8, line)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected
+                                     else QPalette.ColorRole.Text))
+        name = option.fontMetrics.elidedText(name, Qt.TextElideMode.ElideMiddle, name_rect.width())
+        painter.drawText(name_rect, Qt.AlignmentFlag.AlignCenter, name)
+        badge_rect = QRect(rect.left() + 6, text_top + line + 4, rect.width() - 12, line + 2)
+        if error:
+            self._paint_badge(painter, badge_rect, QColor(ERROR_COLOUR), f"\u26a0 {error}",
+                              option.fontMetrics)
+        elif label:
+            self._paint_badge(painter, badge_rect, class_colour(max(class_index, 0)),
+                              f"{label}  {confidence:.0%}", option.fontMetrics)
+        painter.restore()
+
+    def _paint_thumbnail(self, painter, rect, pixmap, palette, broken: bool) -> None:
+        box = QRect(rect.left() + (rect.width() - THUMB) // 2, rect.top() + _PAD, THUMB, THUMB)
+        if pixmap is None or pixmap.isNull():  # still loading, or cannot be read
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(palette.color(QPalette.ColorRole.AlternateBase))
+            painter.drawRoundedRect(box.adjusted(8, 8, -8, -8), 4, 4)
+            if broken:
+                painter.save()
+                font = painter.font()
+                font.setPixelSize(THUMB // 3)
+                painter.setFont(font)
+                painter.setPen(QColor(ERROR_COLOUR))
+                painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "\u26a0")
+                painter.restore()
+            return
+        size = pixmap.deviceIndependentSize().toSize().scaled(box.size(),
+                                                              Qt.AspectRatioMode.KeepAspectRatio)
+        size = size.boundedTo(pixmap.deviceIndependentSize().toSize())  # never enlarge
+        target = QRect(QPoint(0, 0), size)
+        target.moveCenter(box.center())
+        painter.drawPixmap(target, pixmap)
+
+    def _paint_badge(self, painter, rect, colour: QColor, text: str, metrics) -> None:
+        text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, rect.width() - 8)
+        width = min(rect.width(), metrics.horizontalAdvance(text) + 12)
+        badge = QRect(rect.left() + (rect.width() - width) // 2, rect.top(), width, rect.height())
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawRoundedRect(badge, rect.height() / 2, rect.height() / 2)
+        painter.setPen(text_colour_on(colour))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+
+
+class ThumbnailView(QListView):
+    """Icon-mode list with fixed cells; tells the loader which paths are on screen after scrolls.
+
+    ``visible_paths_changed(list[str])`` fires (debounced) when what is on screen changes, so
+    pending decodes for rows that scrolled away can be dropped.
+    """
+
+    visible_paths_changed = Signal(list)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("thumbnailGrid")
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setMovement(QListView.Movement.Static)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        # SinglePass: fixed cells make a full layout cheap, and Batched layout shrinks the
+        # scroll range while it runs, which throws the scroll position back after fetchMore.
+        self.setLayoutMode(QListView.LayoutMode.SinglePass)
+        self.setUniformItemSizes(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setDragEnabled(False)
+        self.setAcceptDrops(False)  # drops go to the pane, which adds the files
+        self.setSpacing(0)
+        self.setWordWrap(False)
+        self._delegate = ThumbnailDelegate(self)
+        self.setItemDelegate(self._delegate)
+        self._cell = self._delegate.cell_size(self.font())
+        self.setGridSize(self._cell)
+        self.verticalScrollBar().setSingleStep(self._cell.height() // 3)
+        self._visible_timer = QTimer(self, singleShot=True, interval=40)
+        self._visible_timer.timeout.connect(self._emit_visible)
+        # not connected to start() directly: valueChanged(int) would pick start(msec=value)
+        self.verticalScrollBar().valueChanged.connect(lambda _value: self._visible_timer.start())
+
+    def visible_rows(self) -> range:
+        """Rows of ``model()`` whose cells intersect the viewport (a small superset)."""
+        model = self.model()
+        if model is None or model.rowCount() == 0:
+            return range(0)
+        viewport = self.viewport().rect()
+        columns = max(1, viewport.width() // self._cell.width())
+        first = self._row_at(QPoint(self._cell.width() // 2, 1), 0)
+        last_line = self._row_at(QPoint(self._cell.width() // 2, viewport.height() - 1),
+                                 model.rowCount() - 1)
+        return range(max(0, first), min(model.rowCount(), last_line + columns))
+
+    def _row_at(self, point: QPoint, default: int) -> int:
+        # the point may fall between cells; try a few heights within the cell's band
+        for dy in (0, self._cell.height() // 2, -self._cell.height() // 2):
+            index = self.indexAt(point + QPoint(0, dy))
+            if index.isValid():
+                return index.row()
+        return default
+
+    def visible_paths(self) -> list[str]:
+        model = self.model()
+        return [model.index(r, 0).data(Roles.PATH) for r in self.visible_rows()]
+
+    def _emit_visible(self) -> None:
+        self.visible_paths_changed.emit(self.visible_paths())

@@ -1,0 +1,137 @@
+"""The current model and its file: open, save as, and the automatic save after training.
+
+Loading and saving run in Tasks (a model file can take a second or more); anything touching
+Keras waits for the TensorFlow loader. The GUI thread only sees ModelBundle objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
+
+from horsehuman_gui.ui.common.errors import show_error
+from horsehuman_gui.ui.common.settings import Settings
+from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
+from horsehuman_gui.ui.common.workers import Task
+
+logger = logging.getLogger(__name__)
+
+
+class ModelFiles(QObject):
+    """Owns the current ``ModelBundle``; ``bundle_changed`` fires when it is replaced."""
+
+    bundle_changed = Signal(object)  # ModelBundle
+    opened = Signal(object)  # ModelBundle loaded from a file (after bundle_changed)
+    saved = Signal(object)  # Path written
+    status_message = Signal(str)
+
+    def __init__(self, settings: Settings, tf_loader: TensorFlowLoader, window: QWidget):
+        super().__init__(window)
+        self._settings = settings
+        self._tf = tf_loader
+        self._window = window
+        self._bundle = None
+        self._tasks: list[Task] = []
+        self._closed = False
+
+    @property
+    def bundle(self):
+        return self._bundle
+
+    def open(self, path: str | Path) -> None:
+        """Load ``path`` in the background; on success it becomes the current model."""
+        path = Path(path).expanduser()
+        self.status_message.emit(f"Opening model {path.name}…")
+        self._tf.when_ready(lambda: self._run(_load_task(path), "open-model",
+                                              self._on_loaded, f"Could not open {path.name}."))
+
+    def save_as(self, path: str | Path) -> None:
+        """Save the current model to ``path`` (the file dialog already confirmed overwriting)."""
+        if self._bundle is None:
+            return
+        path = Path(path)
+        self.status_message.emit(f"Saving model to {path}…")
+        self._run(_save_task(self._bundle, path), "save-model",
+                  partial(self._on_saved, self._bundle),
+                  f"Could not save the model to {path}.")
+
+    def adopt_trained(self, result, dataset_root: Path) -> None:
+        """Keep a training result as the current model and save it in the data folder."""
+        from horsehuman_gui.core.bundle import autosave_path, bundle_from_result
+
+        self._set_bundle(bundle_from_result(result))
+        target = autosave_path(dataset_root, result.final_val_accuracy, result.stopped)
+        self.status_message.emit(f"Saving the trained model to {target}…")
+        self._run(_save_task(self._bundle, target), "autosave-model",
+                  partial(self._on_saved, self._bundle),
+                  "The trained model could not be saved automatically.",
+                  hint="It is still in memory: use File > Save model as… to save it elsewhere.")
+
+    def is_busy(self) -> bool:
+        return any(task.is_running() for task in self._tasks)
+
+    def shutdown(self) -> None:
+        self._closed = True  # a model load queued behind TensorFlow must not start a thread now
+        for task in list(self._tasks):
+            task.stop_and_wait(120_000)  # a save must finish: never leave half a file
+
+    def _run(self, fn, name: str, on_result, failure: str, hint: str = "") -> None:
+        if self._closed:
+            return
+        task = Task(fn, name=name, parent=self)
+        task.result.connect(on_result)
+        task.failed.connect(lambda message, details: self._failed(failure, message, details, hint))
+        task.finished.connect(lambda: self._forget(task))
+        self._tasks.append(task)
+        task.start()
+
+    def _forget(self, task: Task) -> None:
+        if task in self._tasks:
+            self._tasks.remove(task)
+        task.deleteLater()
+
+    def _failed(self, sentence: str, message: str, details: str, hint: str) -> None:
+        self.status_message.emit(sentence)
+        show_error(self._window, sentence, details=details,
+                   hint="\n".join(filter(None, [message, hint])))
+
+    def _on_loaded(self, bundle) -> None:
+        self._settings.add_recent("recent/models", bundle.path)
+        self._settings.set("paths/last_model", str(Path(bundle.path).parent))
+        self._set_bundle(bundle)
+        self.opened.emit(bundle)
+        note = f" ({'; '.join(bundle.warnings)})" if bundle.warnings else ""
+        self.status_message.emit(f"Opened model {Path(bundle.path).name}: classes "
+                                 f"{', '.join(bundle.class_names)}, {bundle.image_size} px{note}")
+
+    def _on_saved(self, bundle, path: Path) -> None:
+        self._settings.add_recent("recent/models", path)
+        if self._bundle is bundle:  # not replaced by another model while saving
+            self._bundle = dataclasses.replace(self._bundle, path=Path(path))
+        self.status_message.emit(f"Model saved to {path}")
+        self.saved.emit(Path(path))
+
+    def _set_bundle(self, bundle) -> None:
+        self._bundle = bundle
+        self.bundle_changed.emit(bundle)
+
+
+def _load_task(path: Path):
+    def run(should_stop, report):
+        from horsehuman_gui.core.bundle import load_bundle
+
+        return load_bundle(path)
+    return run
+
+
+def _save_task(bundle, path: Path):
+    def run(should_stop, report):
+        from horsehuman_gui.core.bundle import save_bundle
+
+        return save_bundle(bundle, path)
+    return run

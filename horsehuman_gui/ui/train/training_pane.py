@@ -1,0 +1,328 @@
+"""The Train tab: settings form, Start/Stop, live plot, progress with time left, epoch log.
+
+Training runs in a Task; the core's Keras callback reports EpochMetrics and (throttled)
+BatchProgress through ``report``, which arrive here on the GUI thread. Stop sets the task's event
+directly; Keras stops after the current batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar,
+                               QPushButton, QSplitter, QVBoxLayout, QWidget)
+
+from horsehuman_gui.core.config import BatchProgress, EpochMetrics, TrainConfig
+from horsehuman_gui.ui.common.errors import show_error
+from horsehuman_gui.ui.common.settings import Settings
+from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
+from horsehuman_gui.ui.train.training_form import TrainingForm
+from horsehuman_gui.ui.common.workers import Task
+
+logger = logging.getLogger(__name__)
+
+#: The plot's height against the log's (1).
+PLOT_SHARE = 4
+
+
+class TrainingPane(QWidget):
+    trained = Signal(object, object)  # TrainResult (finished or stopped), its ScanReport
+    rescan_needed = Signal(float, int)  # validation fraction, seed of the form
+    status_message = Signal(str)
+    running_changed = Signal(bool)
+
+    def __init__(self, settings: Settings, tf_loader: TensorFlowLoader, parent=None):
+        super().__init__(parent)
+        self._tf = tf_loader
+        self._report = None
+        self._task: Task | None = None
+        self._awaiting_scan: TrainConfig | None = None  # a run waiting for the dataset rescan
+        self._awaiting_tf: TrainConfig | None = None  # a run waiting for TensorFlow to load
+        self._closed = False
+        self.form = TrainingForm(settings)
+        self.form.changed.connect(self.form.save)
+        self.start_button = QPushButton("Start training", objectName="startButton")
+        self.start_button.setToolTip("Train a new network on the open dataset with these settings")
+        self.stop_button = QPushButton("Stop", objectName="stopButton", enabled=False)
+        self.stop_button.setToolTip("Stop after the current batch; the model so far is kept")
+        self.message = QLabel(objectName="trainingMessage", wordWrap=True)
+        self.dataset_label = QLabel("No dataset open.", objectName="datasetSummary", wordWrap=True)
+        self._plot = None  # created after the window shows: pyqtgraph costs ~0.2 s to import
+        self._preload: Task | None = None
+        self._pyqtgraph_ready = False
+        self._plot_holder = QWidget(objectName="plotHolder")
+        QVBoxLayout(self._plot_holder).setContentsMargins(0, 0, 0, 0)
+        self.progress = QProgressBar(objectName="trainingProgress", textVisible=True)
+        self.progress.setFormat("Not started")
+        self.progress.setValue(0)
+        self.log = QPlainTextEdit(objectName="trainingLog", readOnly=True)
+        self.log.setPlaceholderText("One line per finished epoch appears here.")
+        self._build()
+        self._say("")
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+
+    def _build(self) -> None:
+        settings_box = QGroupBox("Settings")
+        QVBoxLayout(settings_box).addWidget(self.form)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button, 1)
+        buttons.addWidget(self.stop_button)
+        left = QVBoxLayout()
+        left.addWidget(self.dataset_label)
+        left.addWidget(settings_box)
+        left.addLayout(buttons)
+        left.addWidget(self.message)
+        left.addStretch(1)
+        side = QWidget()
+        side.setLayout(left)
+        side.setMaximumWidth(360)
+        right = self._splitter = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self._plot_holder)
+        right.addWidget(self.log)
+        right.setStretchFactor(0, PLOT_SHARE)
+        right.setStretchFactor(1, 1)
+        column = QVBoxLayout()
+        column.addWidget(self.progress)
+        column.addWidget(right, 1)
+        layout = QHBoxLayout(self)
+        layout.addWidget(side)
+        layout.addLayout(column, 1)
+
+    @property
+    def plot(self):
+        """The TrainingPlot, created on first use."""
+        if self._plot is None:
+            from horsehuman_gui.ui.train.training_plot import TrainingPlot
+
+            self._plot = TrainingPlot()
+            self._plot_holder.layout().addWidget(self._plot)
+            # Made after the pane was laid out (when first shown): give the plot its share again.
+            total = sum(self._splitter.sizes())
+            if total > 0:
+                plot = total * PLOT_SHARE // (PLOT_SHARE + 1)
+                self._splitter.setSizes([plot, total - plot])
+        return self._plot
+
+    def create_plot(self, then: Callable[[], None] | None = None) -> None:
+        """Import pyqtgraph in the background (the main window calls this once it is on
+        screen; importing it on the GUI thread would freeze it ~0.2 s). The plot itself is made
+        when this pane is first shown: building it costs the GUI thread ~0.1 s, better spent
+        when the user asks for the pane than while TensorFlow loads in the background.
+
+        ``then`` is called on the GUI thread once the import has ended, well or not.
+        """
+        if self._pyqtgraph_ready or self._plot is not None:
+            if then is not None:
+                then()
+            return
+        if self._preload is None:
+            self._preload = Task(_import_pyqtgraph, name="import-pyqtgraph", parent=self)
+            self._preload.finished.connect(self._on_pyqtgraph_imported)
+            self._preload.start()
+        if then is not None:
+            self._preload.finished.connect(then)
+
+    def _on_pyqtgraph_imported(self) -> None:
+        self._pyqtgraph_ready = True
+        if not self._closed and self.isVisible():
+            self.plot  # noqa: B018 - creates it
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self._plot is None and self._pyqtgraph_ready:
+            self.plot  # noqa: B018 - creates it
+
+    # --- dataset -------------------------------------------------------------------------
+    def set_report(self, report) -> None:
+        """The dataset to train on (None: no dataset). Starts a pending run once it matches."""
+        self._report = report
+        self.dataset_label.setText(_dataset_text(report))
+        config = self._awaiting_scan
+        if config is not None and report is not None and self._matches(report, config):
+            self._awaiting_scan = None
+            self._launch_when_ready(config)
+
+    @staticmethod
+    def _matches(report, config: TrainConfig) -> bool:
+        if report.layout != "classes":
+            return True
+        return report.validation_split == config.validation_split and report.seed == config.seed
+
+    # --- start / stop --------------------------------------------------------------------
+    def is_training(self) -> bool:
+        return self._task is not None or self._awaiting_scan is not None \
+            or self._awaiting_tf is not None
+
+    def start(self) -> None:
+        if self.is_training():
+            return
+        try:
+            config = self.form.config()
+        except ValueError as exc:
+            self._say(str(exc))
+            return
+        if self._report is None:
+            self._say("Open a dataset first (File > Open dataset…).")
+            return
+        self._say("")
+        self._set_running(True)
+        if self._matches(self._report, config):
+            self._launch_when_ready(config)
+        else:  # the held-out part depends on the fraction and seed: scan again with the form's
+            self._awaiting_scan = config
+            self.status_message.emit("Scanning the dataset again with the new validation "
+                                     "fraction and seed…")
+            self.rescan_needed.emit(config.validation_split, config.seed)
+
+    def stop(self) -> None:
+        """Direct and thread-safe: training ends after the current batch."""
+        if self._task is None:  # still waiting for the rescan or TensorFlow: just forget it
+            self._awaiting_scan = self._awaiting_tf = None
+            self._set_running(False)
+            return
+        else:
+            self._task.request_stop()
+            self.stop_button.setEnabled(False)
+            self.progress.setFormat(self.progress.format() + " — stopping after this batch…")
+            self.status_message.emit("Stopping after the current batch…")
+
+    def dataset_failed(self) -> None:
+        """The rescan a pending run waited for did not produce a dataset."""
+        if self._awaiting_scan is not None:
+            self._awaiting_scan = None
+            self._set_running(False)
+
+    def shutdown(self) -> None:
+        self._closed = True
+        if self._preload is not None:
+            self._preload.stop_and_wait(60_000)
+        self._awaiting_scan = self._awaiting_tf = None
+        if self._task is not None:
+            self._task.stop_and_wait(600_000)  # one batch of a big model can take seconds
+
+    def _launch_when_ready(self, config: TrainConfig) -> None:
+        if not self._tf.is_ready:
+            self.progress.setFormat("Waiting for TensorFlow to finish loading…")
+        self._awaiting_tf = config
+        self._tf.when_ready(lambda: self._launch(config))
+
+    def _launch(self, config: TrainConfig) -> None:
+        if self._closed or self._awaiting_tf is not config:  # stopped while waiting
+            return
+        self._awaiting_tf = None
+        report = self._report
+        self.plot.clear(config.epochs)
+        self.log.clear()
+        self.progress.setRange(0, 0)  # busy until the first batch reports its count
+        self.progress.setFormat("Preparing the images and building the network…")
+        self._task = Task(_training_job(report, config), name="training", parent=self)
+        self._task.progress.connect(self._on_progress)
+        self._task.result.connect(lambda result: self._on_result(result, report))
+        self._task.failed.connect(self._on_failed)
+        self._task.finished.connect(self._on_finished)
+        # The cleared plot redraws its axes in full (~30 ms). Done now, while the GUI thread has
+        # the interpreter to itself; once the worker builds the network, each of the paint's Qt
+        # calls must win the GIL back and the same paint stalls the window for 60-85 ms.
+        self.plot.paint_now()
+        self._task.start()
+        self.status_message.emit(f"Training the {config.model} network on {len(report.train)} "
+                                 f"images for {config.epochs} epochs…")
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        self.form.set_editable(not running)
+        self.running_changed.emit(running)
+
+    def _say(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    # --- progress from the worker --------------------------------------------------------
+    def _on_progress(self, item) -> None:
+        if isinstance(item, BatchProgress):
+            self._on_batch(item)
+        elif isinstance(item, EpochMetrics):
+            self.plot.add_epoch(item)
+            self.log.appendPlainText(epoch_line(item))
+
+    def _on_batch(self, p: BatchProgress) -> None:
+        self.plot.add_batch(p)
+        self.progress.setRange(0, p.epochs * p.batches)
+        self.progress.setValue((p.epoch - 1) * p.batches + p.batch)
+        text = f"Epoch {p.epoch}/{p.epochs} · batch {p.batch}/{p.batches}"
+        left = _remaining(p)
+        self.progress.setFormat(text + (f" · {left} left" if left else ""))
+
+    def _on_result(self, result, report) -> None:
+        if self._closed:  # the window closed mid-training: nothing is waiting for the model
+            return
+        done = len(result.history)
+        verb = "stopped" if result.stopped else "finished"
+        accuracy = result.final_val_accuracy
+        tail = f", validation accuracy {accuracy:.1%}" if accuracy is not None else ""
+        self.log.appendPlainText(f"Training {verb} after {done} epoch{'s' * (done != 1)}{tail}.")
+        self.progress.setFormat(f"Training {verb} ({done}/{result.config.epochs} epochs){tail}")
+        self.status_message.emit(f"Training {verb} after {done} epoch{'s' * (done != 1)}{tail}.")
+        if self.progress.maximum() == 0:  # still "busy": no batch was reported
+            self.progress.setRange(0, 1)
+        if not result.stopped:
+            self.progress.setValue(self.progress.maximum())
+        self.trained.emit(result, report)
+
+    def _on_failed(self, message: str, details: str) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("Training failed")
+        self.status_message.emit("Training failed.")
+        show_error(self, "Training failed.", details=details,
+                   hint=f"{message}\nThe dataset and settings are unchanged; you can try again.")
+
+    def _on_finished(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.deleteLater()
+        self._set_running(False)
+
+
+def _import_pyqtgraph(should_stop, report) -> None:
+    import pyqtgraph  # noqa: F401 - creates no QObject at import: safe off the GUI thread
+
+
+def _training_job(report, config: TrainConfig):
+    def run(should_stop, emit):
+        from horsehuman_gui.core import training  # imports TensorFlow: already loaded by now
+
+        return training.train(report, config, on_epoch=emit, on_batch=emit, should_stop=should_stop)
+    return run
+
+
+def epoch_line(m: EpochMetrics) -> str:
+    line = f"Epoch {m.epoch}/{m.epochs}: loss {m.loss:.4f}, accuracy {m.accuracy:.1%}"
+    if m.val_loss is not None and m.val_accuracy is not None:
+        line += f" · validation loss {m.val_loss:.4f}, accuracy {m.val_accuracy:.1%}"
+    return line + f" ({m.seconds:.1f} s)"
+
+
+def _remaining(p: BatchProgress) -> str:
+    done = p.position
+    if done <= 0 or p.elapsed <= 0:
+        return ""
+    seconds = p.elapsed * (p.epochs - done) / done
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, seconds = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _dataset_text(report) -> str:
+    if report is None:
+        return "No dataset open. Use File > Open dataset… or drop a folder on the window."
+    return (f"<b>{report.root.name}</b>: {len(report.classes)} classes "
+            f"({', '.join(report.classes)}), {len(report.train)} training and "
+            f"{len(report.validation)} validation images.")

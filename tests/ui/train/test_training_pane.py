@@ -1,0 +1,155 @@
+"""Training through the Train tab on a tiny set: live plot, progress, Stop, failures."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from horsehuman_gui.core.dataset import scan_dataset
+from horsehuman_gui.ui.train.training_pane import TrainingPane
+
+pytestmark = pytest.mark.slow
+
+TINY = {"training/model": "compact", "training/image_size": 32, "training/epochs": 2,
+        "training/batch_size": 4, "training/learning_rate": 0.001,
+        "training/validation_split": 0.2, "training/seed": 42}
+
+
+@pytest.fixture
+def pane(qtbot, settings, tf_loader):
+    for key, value in TINY.items():
+        settings.set(key, value)
+    pane = TrainingPane(settings, tf_loader)
+    qtbot.addWidget(pane)
+    pane.show()
+    yield pane
+    pane.shutdown()
+
+
+@pytest.fixture
+def report(class_folders):
+    return scan_dataset(class_folders, validation_split=0.2, seed=42)
+
+
+def _error_boxes(widget):
+    return [w for w in widget.findChildren(QMessageBox) if w.objectName() == "errorBox"]
+
+
+def test_training_feeds_plot_progress_and_log(qtbot, pane, report):
+    pane.set_report(report)
+    values = []
+    pane.progress.valueChanged.connect(values.append)
+    with qtbot.waitSignal(pane.trained, timeout=120_000) as blocker:
+        pane.start()
+        assert not pane.start_button.isEnabled() and pane.stop_button.isEnabled()
+    result, used_report = blocker.args
+
+    assert used_report is report
+    assert not result.stopped and len(result.history) == 2
+    counts = pane.plot.point_counts()
+    assert counts["epoch_loss"] == counts["val_accuracy"] == 2
+    assert counts["batch_loss"] >= 2  # at least each epoch's last batch
+    assert [v for v in values if v > 0], "the progress bar never advanced"
+    assert sorted(v for v in values if v > 0) == [v for v in values if v > 0]
+    assert pane.log.toPlainText().count("Epoch ") == 2
+    qtbot.waitUntil(lambda: pane.start_button.isEnabled())
+    assert not pane.stop_button.isEnabled()
+
+
+def test_stop_ends_training_after_a_batch(qtbot, pane, report):
+    pane.form.epochs.setValue(50)
+    pane.set_report(report)
+    pane.progress.valueChanged.connect(lambda v: v > 0 and pane.stop())
+    with qtbot.waitSignal(pane.trained, timeout=120_000) as blocker:
+        pane.start()
+    result = blocker.args[0]
+
+    assert result.stopped
+    assert len(result.history) < 50
+    assert "stopped" in pane.progress.format()
+
+
+def test_worker_failure_becomes_an_error_box(qtbot, pane, report, monkeypatch):
+    from horsehuman_gui.core import training
+
+    def broken_train(*args, **kwargs):
+        raise RuntimeError("the GPU caught fire")
+
+    monkeypatch.setattr(training, "train", broken_train)
+    pane.set_report(report)
+    trained = []
+    pane.trained.connect(lambda *args: trained.append(args))
+    pane.start()
+    qtbot.waitUntil(lambda: len(_error_boxes(pane)) == 1, timeout=30_000)
+
+    box = _error_boxes(pane)[0]
+    assert box.text() == "Training failed."
+    assert "the GPU caught fire" in box.informativeText()
+    assert "RuntimeError" in box.detailedText()
+    qtbot.waitUntil(lambda: pane.start_button.isEnabled())
+    assert trained == []
+
+
+def test_cleared_plot_is_painted_before_the_worker_starts(qtbot, pane, report, monkeypatch,
+                                                         task_starts):
+    """Painting the new run's axes while the worker builds the network stalled the window."""
+    from horsehuman_gui.core import training
+    from horsehuman_gui.ui.train.training_plot import TrainingPlot
+
+    def broken_train(*args, **kwargs):
+        raise RuntimeError("not needed here")
+
+    monkeypatch.setattr(training, "train", broken_train)
+    monkeypatch.setattr(TrainingPlot, "paint_now", lambda self: task_starts.append("paint"))
+    pane.set_report(report)
+    pane.start()
+    qtbot.waitUntil(lambda: len(_error_boxes(pane)) == 1, timeout=30_000)
+    assert task_starts.index("paint") < task_starts.index("training")
+
+
+def test_changed_validation_fraction_asks_for_a_rescan(qtbot, pane, report):
+    pane.set_report(report)
+    pane.form.validation_split.setValue(0.5)
+    with qtbot.waitSignal(pane.rescan_needed) as blocker:
+        pane.start()
+    assert blocker.args == [0.5, 42]
+    assert pane.is_training()  # waiting for the rescan
+    pane.stop()
+    assert not pane.is_training() and pane.start_button.isEnabled()
+
+
+def test_start_without_a_dataset_says_what_to_do(pane):
+    pane.start()
+    assert "Open a dataset first" in pane.message.text()
+    assert not pane.is_training()
+
+
+def test_the_plot_is_made_when_the_pane_is_first_shown_after_pyqtgraph_loads(
+        qtbot, settings, tf_loader):
+    pane = TrainingPane(settings, tf_loader)
+    qtbot.addWidget(pane)
+    pane.resize(900, 600)
+    pane.create_plot()  # pyqtgraph imports in the background; the pane is hidden
+    qtbot.waitUntil(lambda: pane._pyqtgraph_ready, timeout=30_000)
+    assert pane._plot is None  # nothing built on the GUI thread for a hidden pane
+
+    pane.show()
+    qtbot.waitUntil(lambda: pane._plot is not None and pane._plot.isVisible(), timeout=5_000)
+    plot_height, log_height = pane._splitter.sizes()
+    assert plot_height > 3 * log_height  # the plot gets most of the room, as when made first
+    pane.shutdown()
+
+
+def test_create_plot_calls_back_once_pyqtgraph_is_imported(qtbot, settings, tf_loader,
+                                                           slow_pyqtgraph_import):
+    events = slow_pyqtgraph_import
+    pane = TrainingPane(settings, tf_loader)
+    qtbot.addWidget(pane)
+    pane.create_plot(then=lambda: events.append("then"))
+    assert events == []  # not before the import has ended
+    qtbot.waitUntil(lambda: "then" in events, timeout=10_000)
+    assert events == ["pyqtgraph", "then"]
+
+    pane.create_plot(then=lambda: events.append("again"))  # already imported: at once
+    assert events == ["pyqtgraph", "then", "again"]
+    pane.shutdown()
