@@ -9,6 +9,10 @@ Files written (``$XDG_DATA_HOME`` defaults to ``~/.local/share``)::
 
 Files this module wrote are recognised by a marker line in the launcher (or identical bytes for
 icons) and may be replaced or removed; anybody else's file is left alone unless ``force``.
+
+The launcher declares no MIME types: ``inode/directory`` would make the app a handler for every
+folder, and on some desktops the default folder opener. ``mimeinfo.cache`` entries that earlier
+versions registered are taken out again (and the file removed once it holds no entry).
 """
 
 from __future__ import annotations
@@ -108,6 +112,7 @@ def install_launcher(command: list[str] | None = None, base: Path | None = None,
     except OSError as exc:
         where = exc.filename or "the launcher"
         raise LauncherError(f"Could not write {where}: {exc.strerror}") from exc
+    _forget_mime_types(files.desktop)
     _refresh_caches(files)
     logger.info("launcher installed: %s", files.desktop)
     return files
@@ -124,6 +129,8 @@ def uninstall_launcher(base: Path | None = None) -> list[Path]:
     ours = [p for p in present if _is_ours(p, shipped[p], files)]
     for path in ours:
         path.unlink()
+    _forget_mime_types(files.desktop)
+    _remove_empty_folders(files, base or data_home())
     if ours:
         _refresh_caches(files)
     foreign = [p for p in present if p not in ours]
@@ -174,10 +181,50 @@ def _desktop_quote(arg: str) -> str:
     return '"' + "".join("\\" + c if c in '"`$\\' else c for c in arg) + '"'
 
 
+def _forget_mime_types(desktop: Path) -> None:
+    """Take our launcher out of ``mimeinfo.cache`` beside it (earlier versions registered it for
+    ``inode/directory``); remove the file once no entry is left. Others' entries stay."""
+    cache = desktop.parent / "mimeinfo.cache"
+    try:
+        lines = cache.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return
+    kept, entries = [], 0
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if sep and not line.startswith(("[", "#")):
+            ids = [i for i in value.split(";") if i and i != desktop.name]
+            if not ids:
+                continue
+            line, entries = f"{key}={';'.join(ids)};", entries + 1
+        kept.append(line)
+    try:
+        if entries:
+            if kept != lines:
+                _write_atomic(cache, ("\n".join(kept) + "\n").encode("utf-8"))
+        else:
+            cache.unlink()
+    except OSError as exc:
+        logger.debug("could not update %s: %s", cache, exc)
+
+
+def _remove_empty_folders(files: LauncherFiles, base: Path) -> None:
+    """The icon folders install made, once empty (up to ``base/icons``; never ``base``)."""
+    for icon in (files.icon_png, files.icon_svg):
+        folder = icon.parent
+        while folder != base and base in folder.parents:
+            try:
+                folder.rmdir()  # only succeeds when empty
+            except OSError:
+                break
+            folder = folder.parent
+
+
 def _refresh_caches(files: LauncherFiles) -> None:
-    """Best effort: tell desktop environments about the new launcher and icons right away."""
+    """Best effort: tell desktop environments about the new icons right away (no MIME cache:
+    the launcher declares no MIME types)."""
     theme = files.icon_png.parents[2]
-    jobs = [["update-desktop-database", "-q", str(files.desktop.parent)]]
+    jobs = []
     if (theme / "icon-theme.cache").exists():  # never create a cache: a stale one hides icons
         jobs.append(["gtk-update-icon-cache", "-q", "-t", "-f", str(theme)])
     for job in jobs:

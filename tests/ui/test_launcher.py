@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import os
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
@@ -15,6 +16,11 @@ import pytest
 from horsehuman_gui.launcher import (LauncherError, desktop_entry, install_launcher,
                                      launcher_files, uninstall_launcher)
 from horsehuman_gui.ui.common.resources import ICON_PNG, ICON_SVG, resource_path
+
+
+#: The freedesktop.org menu spec's main categories.
+MAIN_CATEGORIES = {"AudioVideo", "Audio", "Video", "Development", "Education", "Game", "Graphics",
+                   "Network", "Office", "Science", "Settings", "System", "Utility"}
 
 
 @pytest.fixture
@@ -51,8 +57,9 @@ def test_install_writes_a_valid_desktop_entry_into_home(home, fake_executable):
     assert entry["Type"] == "Application"
     assert entry["Terminal"] == "false"
     assert entry["Icon"] == "horsehuman-gui"
-    assert set(entry["Categories"].rstrip(";").split(";")) >= {"Graphics", "Science", "Education"}
-    assert "inode/directory" in entry["MimeType"]
+    categories = entry["Categories"].rstrip(";").split(";")
+    assert len(set(categories) & MAIN_CATEGORIES) == 1, categories  # else listed in each menu
+    assert "MimeType" not in entry  # inode/directory made it a handler for every folder
     argv = shlex.split(entry["Exec"])
     assert argv[-1] == "%F"
     assert Path(argv[0]) == fake_executable.resolve()  # quoted: the folder name has a space
@@ -103,6 +110,37 @@ def test_uninstall_removes_what_install_wrote(home, fake_executable):
     assert uninstall_launcher() == []
 
 
+@pytest.mark.skipif(not shutil.which("desktop-file-validate"), reason="desktop-file-utils")
+def test_desktop_file_validates_without_hints(home, fake_executable):
+    files = install_launcher(command=[str(fake_executable)])
+    done = subprocess.run(["desktop-file-validate", str(files.desktop)], capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 0 and done.stdout.strip() == "", done.stdout
+
+
+def test_uninstall_leaves_no_empty_folders_and_no_empty_mime_cache(home, fake_executable):
+    files = install_launcher(command=[str(fake_executable)])
+    cache = files.desktop.parent / "mimeinfo.cache"  # as an earlier version's install left it
+    cache.write_text("[MIME Cache]\ninode/directory=horsehuman-gui.desktop;\n")
+    uninstall_launcher()
+    assert not cache.exists()
+    assert not (home / ".local/share/icons").exists()
+
+
+def test_mime_cache_keeps_other_applications(home, fake_executable):
+    files = install_launcher(command=[str(fake_executable)])
+    cache = files.desktop.parent / "mimeinfo.cache"
+    cache.write_text("[MIME Cache]\ninode/directory=horsehuman-gui.desktop;files.desktop;\n"
+                     "text/plain=editor.desktop;\n")
+    install_launcher(command=[str(fake_executable)])  # a reinstall cleans up too
+    assert cache.read_text() == ("[MIME Cache]\ninode/directory=files.desktop;\n"
+                                 "text/plain=editor.desktop;\n")
+    other = files.icon_png.parent / "other-app.png"
+    other.write_bytes(b"theirs")
+    uninstall_launcher()
+    assert other.read_bytes() == b"theirs" and "editor.desktop" in cache.read_text()
+
+
 def test_uninstall_leaves_foreign_files(home):
     files = launcher_files()
     files.icon_png.parent.mkdir(parents=True)
@@ -137,7 +175,6 @@ def test_command_line_install_and_uninstall(home, tmp_path):
 
 def test_resources_are_found_in_an_installed_wheel_layout(tmp_path):
     """A wheel installs resources/ as the data-only package horsehuman_gui.resources."""
-    import shutil
 
     import horsehuman_gui
 
