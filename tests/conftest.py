@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 # Before any Qt or TensorFlow import anywhere in the test session.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pathlib import Path  # noqa: E402
+
+def _private_home() -> None:
+    """The session's own home folder, so nothing (Keras's ~/.keras/keras.json, caches, Qt's and
+    the launcher's XDG folders) is written into the person's real one. Keras reads KERAS_HOME,
+    else ~, once at import: this runs before anything imports it. Subprocesses inherit it."""
+    home = Path(tempfile.mkdtemp(prefix="horsehuman-tests-home-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    os.environ["HOME"] = str(home)
+    os.environ["KERAS_HOME"] = str(home / ".keras")
+    for name, sub in (("XDG_CONFIG_HOME", ".config"), ("XDG_CACHE_HOME", ".cache"),
+                      ("XDG_DATA_HOME", ".local/share")):
+        os.environ[name] = str(home / sub)
+
+
+_private_home()
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

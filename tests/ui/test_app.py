@@ -115,3 +115,17 @@ def test_the_gui_thread_gets_the_gil_back_quickly(qapp):
         assert app_module.GUI_SWITCH_INTERVAL < previous  # shorter than Python's 5 ms
     finally:
         sys.setswitchinterval(previous)
+
+
+def test_the_tests_never_touch_the_real_home_folder():
+    """tests/conftest.py gives the session its own home before Keras is imported (Keras wrote
+    ~/.keras/keras.json into the person's home at import)."""
+    import pwd
+
+    from keras.src.backend.config import keras_home  # read once, at import
+
+    real_home = Path(pwd.getpwuid(os.getuid()).pw_dir).resolve()
+    assert not Path(keras_home()).resolve().is_relative_to(real_home)
+    assert not Path.home().resolve().is_relative_to(real_home)
+    for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+        assert not Path(os.environ[name]).resolve().is_relative_to(real_home), name
