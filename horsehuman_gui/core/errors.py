@@ -19,3 +19,19 @@ class ImageError(HorsehumanError):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+class WeightsUnavailable(HorsehumanError):
+    """Pretrained weights cannot be had: no connection, a refused download, a damaged file.
+
+    The message is one plain sentence for a person; ``fallback`` names the backbone that works
+    without a download (what the UI offers instead).
+    """
+
+    def __init__(self, message: str, fallback: str = "squeezenet"):
+        super().__init__(message)
+        self.fallback = fallback
+
+
+class DownloadCancelled(HorsehumanError):
+    """A download was cancelled by the person; nothing of it was kept."""
