@@ -5,9 +5,14 @@ Two layouts are detected automatically:
 * ``"split"``: the course's layout, a root holding ``train/`` (or ``training/``) and
   ``validation/`` (or ``val/``, ``test/``), each with the same class sub-folders;
 * ``"classes"``: a root whose sub-folders are the classes; a stratified, seeded validation part
-  is held out (every class in both parts, same proportions).
+  is held out (every class in both parts, same proportions) group by group: near-duplicates and
+  series of the same subject (``core.groups``) never straddle the two parts, so validation
+  accuracy predicts accuracy on new pictures.
 
-No TensorFlow here: scanning is PIL only, so the GUI can scan before TF has loaded.
+Every image is decoded once (``groups.describe_image``): that checks it and gives its hashes and
+size for the grouping and the data health findings (``core.health``). For the "split" layout,
+near-duplicates shared by the two parts are a warning with the files. No TensorFlow here: the
+GUI can scan before TF has loaded.
 """
 
 from __future__ import annotations
@@ -24,17 +29,21 @@ from typing import Callable
 
 import numpy as np
 
+from horsehuman_gui.core import health
+from horsehuman_gui.core.dataset_summary import report_to_json, summary_lines
 from horsehuman_gui.core.errors import DatasetError
 from horsehuman_gui.core.files import SkippedFile, is_hidden, walk_images
-from horsehuman_gui.core.images import verify_image
+from horsehuman_gui.core.groups import (DEFAULT_SIGNALS, ImageInfo, describe_image, find_links,
+                                        group_ids, split_groups)
+from horsehuman_gui.core.health import Finding
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LabeledImage", "ScanCancelled", "ScanReport", "SkippedFile", "scan_dataset",
-           "summary_lines"]
+__all__ = ["Finding", "LabeledImage", "ScanCancelled", "ScanReport", "SkippedFile",
+           "report_to_json", "scan_dataset", "summary_lines"]
 
 TRAIN_NAMES = ("train", "training")
-VALIDATION_NAMES = ("validation", "val", "test")
+VALIDATION_NAMES = ("validation", "valid", "val", "test")  # "valid": Kaggle's and Roboflow's
 IMBALANCE_RATIO = 1.5
 #: verification threads: Pillow releases the GIL while decoding, more than 4 only adds contention
 _WORKERS = max(2, min(4, os.cpu_count() or 2))
@@ -54,6 +63,10 @@ class LabeledImage:
 
     path: Path
     label: int  # index into ScanReport.classes
+    #: near-duplicate group (``core.groups``): a group is wholly in one part (-1: not grouped)
+    group: int = -1
+    #: the signals that linked it to others in its group (``core.groups`` names), if any
+    linked_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,13 @@ class ScanReport:
     #: fraction held out for the "classes" layout (None for "split")
     validation_split: float | None
     seed: int
+    #: data health problems, each with its files (``core.health``)
+    findings: tuple[Finding, ...] = ()
+    #: why this folder cannot be trained on, in sentences; empty when it can
+    blocking_problems: tuple[str, ...] = ()
+    #: grouping signals looked for, and (signal, links found) for those that linked files
+    grouping_signals: tuple[str, ...] = DEFAULT_SIGNALS
+    grouping_links: tuple[tuple[str, int], ...] = ()
 
     def counts(self, part: str) -> dict[str, int]:
         """Images per class name in ``part`` ("train" or "validation"), every class present."""
@@ -159,14 +179,16 @@ def _class_folders(parts: dict[str, Path], skipped: list) -> dict[str, dict[str,
 
 
 def _verify(candidates: list[Path], on_progress: ProgressFn | None,
-            should_stop: Callable[[], bool] | None) -> list[str | None]:
-    """verify_image over ``candidates`` in threads, in order; progress throttled at the source."""
+            should_stop: Callable[[], bool] | None) -> list[ImageInfo | str]:
+    """describe_image over ``candidates`` in threads, in order: an ImageInfo or why unusable.
+
+    Progress is throttled at the source."""
     total, reasons, last = len(candidates), [], 0.0
     report = on_progress or (lambda done, total: None)
     report(0, total)
     executor = ThreadPoolExecutor(_WORKERS, thread_name_prefix="scan")
     try:
-        futures = [executor.submit(verify_image, path) for path in candidates]
+        futures = [executor.submit(describe_image, path) for path in candidates]
         for done, future in enumerate(futures, start=1):
             if should_stop is not None and should_stop():
                 raise ScanCancelled()
@@ -178,14 +200,6 @@ def _verify(candidates: list[Path], on_progress: ProgressFn | None,
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     return reasons
-
-
-def _split(items: list[Path], fraction: float, rng: np.random.Generator) -> tuple[list, list]:
-    """Hold out round(n * fraction) of one class, at least 1 in each part when n >= 2."""
-    n = len(items)
-    held = min(max(int(n * fraction + 0.5), 1), n - 1) if n >= 2 else 0
-    order = rng.permutation(n)
-    return [items[i] for i in order[held:]], [items[i] for i in order[:held]]
 
 
 def _imbalance(counts: dict[str, int]) -> str | None:
@@ -226,13 +240,14 @@ def scan_dataset(
     on_progress: ProgressFn | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> ScanReport:
-    """Scan ``root`` into a ``ScanReport`` (classes, both parts, skipped files, warnings).
+    """Scan ``root`` into a ``ScanReport`` (classes, both parts, skipped files, warnings,
+    near-duplicate groups, data health findings).
 
     ``validation_split`` (0 < x < 1) and ``seed`` apply to the "classes" layout only. Every image
     is fully decoded once in a few threads; ``on_progress(done, total)`` is called about 10 times
     a second and for the last file; ``should_stop()`` returning True raises ``ScanCancelled``.
-    Raises ``DatasetError`` (message says what was found) when the folder cannot be used and
-    ``ValueError`` for a bad ``validation_split``.
+    Raises ``DatasetError`` (message says what was found, or that the folder disappeared during
+    the scan) when the folder cannot be used and ``ValueError`` for a bad ``validation_split``.
     """
     if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) \
             or not 0 < validation_split < 1:
@@ -240,23 +255,31 @@ def scan_dataset(
                          f"Received: {validation_split!r}")
     root = Path(root)
     _check_root(root)
+    try:
+        return _scan(root, validation_split, seed, on_progress, should_stop)
+    except ScanCancelled:
+        raise
+    except DatasetError:
+        if not os.path.isdir(root):
+            raise DatasetError(f"the folder disappeared during the scan: {root}") from None
+        raise
+
+
+def _scan(root, validation_split, seed, on_progress, should_stop) -> ScanReport:
     layout, parts, skipped = _layout(root)
     folders = _class_folders(parts, skipped)
     names = sorted(set().union(*folders.values()))
     found = _walk_classes(folders, names, skipped, [root, *parts.values()])
     candidates = [path for per_class in found.values() for paths in per_class.values()
                   for path in paths]
-    reasons = dict(zip(candidates, _verify(candidates, on_progress, should_stop)))
-    skipped += [SkippedFile(p, r) for p, r in reasons.items() if r is not None]
-    usable = {part: {name: [p for p in paths if reasons[p] is None]
+    infos = dict(zip(candidates, _verify(candidates, on_progress, should_stop)))
+    if candidates and not os.path.isdir(root):
+        raise DatasetError(f"the folder disappeared during the scan: {root}")
+    skipped += [SkippedFile(p, r) for p, r in infos.items() if isinstance(r, str)]
+    usable = {part: {name: [p for p in paths if not isinstance(infos[p], str)]
                      for name, paths in per_class.items()} for part, per_class in found.items()}
-    return _build_report(root, layout, parts, folders, names, usable, skipped,
+    return _build_report(root, layout, parts, folders, names, usable, infos, skipped,
                          validation_split, seed)
-
-
-def _labelled(names: list[str], per_class: dict[str, list[Path]]) -> list[LabeledImage]:
-    items = [LabeledImage(p, i) for i, n in enumerate(names) for p in per_class.get(n, [])]
-    return sorted(items, key=lambda item: (item.label, item.path.parts))
 
 
 def _part_warnings(names, parts, folders, usable) -> list[str]:
@@ -270,18 +293,29 @@ def _part_warnings(names, parts, folders, usable) -> list[str]:
     return warnings
 
 
-def _held_out(names, images, fraction, seed) -> tuple[dict, dict, list[str]]:
-    """Stratified split of each class; one generator over the sorted classes: reproducible."""
-    rng = np.random.default_rng(seed)
-    train, validation, warnings = {}, {}, []
-    for name in names:
-        train[name], validation[name] = _split(images[name], fraction, rng)
-        if len(images[name]) == 1:
-            warnings.append(f"class {name} has only 1 usable image; it is used for training only")
-    return train, validation, warnings
+def _items(kept: list[str], usable: dict) -> list[tuple[str, int, Path]]:
+    """(part, label, path) of every usable image of the kept classes, in a stable order."""
+    return [(part, label, path) for part, per_class in usable.items()
+            for label, name in enumerate(kept)
+            for path in sorted(per_class.get(name, []), key=lambda p: p.parts)]
 
 
-def _build_report(root, layout, parts, folders, names, usable, skipped, fraction, seed):
+def _grouped(items, infos):
+    """(group id per item, LabeledImage per item, links, signal -> links found)."""
+    links = find_links([infos[path] for _, _, path in items])
+    ids = group_ids(len(items), links)
+    signals: list[set[str]] = [set() for _ in items]
+    fired: dict[str, int] = {}
+    for link in links:
+        signals[link.a].add(link.signal)
+        signals[link.b].add(link.signal)
+        fired[link.signal] = fired.get(link.signal, 0) + 1
+    labelled = [LabeledImage(path, label, ids[i], tuple(sorted(signals[i])))
+                for i, (_, label, path) in enumerate(items)]
+    return ids, labelled, links, tuple(sorted(fired.items()))
+
+
+def _build_report(root, layout, parts, folders, names, usable, infos, skipped, fraction, seed):
     kept = [n for n in names if any(per_class.get(n) for per_class in usable.values())]
     warnings = [f"class folder {n} has no usable images; left out" for n in names
                 if n not in kept]
@@ -289,57 +323,36 @@ def _build_report(root, layout, parts, folders, names, usable, skipped, fraction
         raise DatasetError(f"found {len(names)} class folders ({', '.join(names)}) but "
                            f"{len(kept)} with usable images ({', '.join(kept) or 'none'}); "
                            "need at least 2")
+    items = _items(kept, usable)
+    ids, labelled, links, fired = _grouped(items, infos)
     if layout == "split":
-        train, validation = usable["train"], usable["validation"]
+        in_validation = [part == "validation" for part, _, _ in items]
         warnings += _part_warnings(kept, parts, folders, usable)
     else:
-        train, validation, more = _held_out(kept, usable["all"], fraction, seed)
-        warnings += more
+        in_validation = split_groups([label for _, label, _ in items], ids, fraction, seed)
+        warnings += [f"class {n} has only 1 usable image; it is used for training only"
+                     for n in kept if len(usable["all"][n]) == 1]
+    checked = [health.Item(infos[path], label, "validation" if held else "train")
+               for (_, label, path), held in zip(items, in_validation)]
+    empty = [folders[part][n] for part in parts for n in names
+             if n in folders[part] and not usable[part].get(n)]
+    findings, blocking = health.check_scan(root, layout, checked, kept, ids, links, empty,
+                                           sum(map(len, folders.values())))
+    if layout == "split":
+        warnings += health.leak_warnings(findings, parts["train"], parts["validation"])
+    order = lambda item: (item.label, item.path.parts)  # noqa: E731
     report = ScanReport(
         root=root, layout=layout, classes=tuple(kept),
-        train=tuple(_labelled(kept, train)), validation=tuple(_labelled(kept, validation)),
+        train=tuple(sorted((x for x, v in zip(labelled, in_validation) if not v), key=order)),
+        validation=tuple(sorted((x for x, v in zip(labelled, in_validation) if v), key=order)),
         skipped=tuple(sorted(skipped, key=lambda s: s.path.parts)), warnings=(),
-        validation_split=float(fraction) if layout == "classes" else None, seed=seed)
+        validation_split=float(fraction) if layout == "classes" else None, seed=seed,
+        findings=tuple(findings), blocking_problems=tuple(blocking), grouping_links=fired)
     imbalance = _imbalance(report.counts("train"))
     warnings += [imbalance] if imbalance else []
     if not report.validation:
         warnings.append("no validation images: accuracy on unseen images cannot be measured")
-    logger.info("scanned %s: %s layout, %d classes, %d train, %d validation, %d skipped",
-                root, layout, len(kept), len(report.train), len(report.validation), len(skipped))
+    logger.info("scanned %s: %s layout, %d classes, %d train, %d validation, %d skipped, "
+                "%d groups", root, layout, len(kept), len(report.train), len(report.validation),
+                len(skipped), len(set(ids)))
     return dataclasses.replace(report, warnings=tuple(warnings))
-
-
-def _shown(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
-def summary_lines(report: ScanReport, max_skipped: int | None = None) -> list[str]:
-    """Plain-text lines describing ``report`` (used by ``horsehuman info``).
-
-    Layout, classes, a table of images per class and part, skipped files with reasons (the
-    first ``max_skipped`` when given) and warnings.
-    """
-    if report.layout == "split":
-        layout = "split (train and validation folders)"
-    else:
-        layout = (f"classes (class folders; {report.validation_split:.0%} held out for "
-                  f"validation, seed {report.seed})")
-    lines = [f"Dataset: {report.root}", f"Layout: {layout}",
-             f"Classes ({len(report.classes)}): {', '.join(report.classes)}"]
-    train, validation = report.counts("train"), report.counts("validation")
-    width = max(len(n) for n in (*report.classes, "total"))
-    lines.append(f"  {'':{width}}  {'train':>7}  {'validation':>10}")
-    for name in report.classes:
-        lines.append(f"  {name:{width}}  {train[name]:>7}  {validation[name]:>10}")
-    lines.append(f"  {'total':{width}}  {len(report.train):>7}  {len(report.validation):>10}")
-    shown = report.skipped if max_skipped is None else report.skipped[:max_skipped]
-    lines.append(f"Skipped files: {len(report.skipped)}")
-    lines += [f"  {_shown(s.path, report.root)}: {s.reason}" for s in shown]
-    if len(shown) < len(report.skipped):
-        lines.append(f"  ... and {len(report.skipped) - len(shown)} more")
-    lines.append(f"Warnings: {len(report.warnings)}")
-    lines += [f"  - {w}" for w in report.warnings]
-    return lines

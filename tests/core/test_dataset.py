@@ -51,9 +51,9 @@ def test_split_layout_aliases_and_unused_folders(tmp_path):
 
 def test_split_is_proportional_with_every_class_in_both_parts(tmp_path):
     make_class_folders(tmp_path, classes=("blue", "green", "red"), per_class=1)
-    for name, n in {"blue": 10, "green": 20, "red": 3}.items():
-        for i in range(n):
-            write_image(tmp_path / name / f"more_{i}.png", COLOURS[name], 8, seed=i)
+    for c, (name, n) in enumerate({"blue": 10, "green": 20, "red": 3}.items()):
+        for i in range(n):  # a seed per image: the same noise in two classes is a near-duplicate
+            write_image(tmp_path / name / f"more_{i}.png", COLOURS[name], 8, seed=100 * c + i)
     report = scan_dataset(tmp_path, validation_split=0.25)
     assert report.counts("validation") == {"blue": 3, "green": 5, "red": 1}
     assert report.counts("train") == {"blue": 8, "green": 16, "red": 3}
@@ -158,7 +158,8 @@ def test_imbalance_warning_names_the_classes(tmp_path):
     make_class_folders(tmp_path / "balanced", per_class=10, size=8)
     assert not any("imbalanced" in w for w in scan_dataset(tmp_path / "balanced").warnings)
     make_class_folders(tmp_path / "skewed", classes=("blue",), per_class=20, size=8)
-    make_class_folders(tmp_path / "skewed", classes=("red",), per_class=5, size=8)
+    for i in range(5):  # seeds unlike blue's: the same noise in both would be near-duplicates
+        write_image(tmp_path / "skewed" / "red" / f"red_{i}.png", COLOURS["red"], 8, seed=500 + i)
     warning = next(w for w in scan_dataset(tmp_path / "skewed").warnings if "imbalanced" in w)
     assert "blue has 16" in warning and "red has 4" in warning
 

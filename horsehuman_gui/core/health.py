@@ -1,0 +1,190 @@
+"""Data health before training: duplicates, label conflicts, leaks, odd images, tiny classes.
+
+Each problem is a ``Finding`` listing the files concerned, so the Dataset tab can show them in
+one click and ``horsehuman info`` can print them. ``blocking_problems`` says, in sentences, why a
+folder cannot be trained on at all. No TensorFlow, no decoding: works from the scan's
+``ImageInfo`` and the near-duplicate links of ``core.groups``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from horsehuman_gui.core.groups import (DUPLICATE_SIGNALS, SAME_BYTES, SAME_PIXELS, ImageInfo,
+                                        Link, group_ids)
+
+DUPLICATE, NEAR_DUPLICATE, LABEL_CONFLICT = "duplicate", "near duplicate", "label conflict"
+ACROSS_PARTS, SMALL_IMAGE, ASPECT_RATIO = "across parts", "small image", "aspect ratio"
+FEW_IMAGES, NO_VALIDATION, EMPTY_FOLDER = "few images", "no validation", "empty folder"
+NOT_A_DATASET = "not a dataset"
+
+SMALL_SIDE = 32  # pixels: less than this on a side carries little once enlarged for training
+EXTREME_RATIO = 3.0  # longer side over shorter side
+FEW = 10  # images in a class
+MIN_TO_TRAIN = 2  # images in a class: one to learn from, one to check
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem with the data: a ``kind`` (one of the constants above), a sentence, files."""
+
+    kind: str
+    message: str
+    files: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class Item:
+    """A usable image as the health check sees it."""
+
+    info: ImageInfo
+    label: int
+    part: str  # "train" or "validation"
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _names(paths: Sequence[Path], root: Path, most: int = 4) -> str:
+    shown = ", ".join(_shown(p, root) for p in paths[:most])
+    return shown + (f" and {len(paths) - most} more" if len(paths) > most else "")
+
+
+def _clusters(n: int, links: Sequence[Link]) -> list[tuple[list[int], set[str]]]:
+    """Sets of two or more items joined by duplicate links, with the signals that joined them."""
+    links = [link for link in links if link.signal in DUPLICATE_SIGNALS]
+    ids = group_ids(n, links)
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, g in enumerate(ids):
+        members[g].append(i)
+    signals: dict[int, set[str]] = defaultdict(set)
+    for link in links:
+        signals[ids[link.a]].add(link.signal)
+    return [(m, signals[g]) for g, m in members.items() if len(m) > 1]
+
+
+def duplicate_findings(items: Sequence[Item], links: Sequence[Link], classes: Sequence[str],
+                       root: Path) -> list[Finding]:
+    """One finding per set of copies: across classes (a label conflict), across the train and
+    validation parts, or within one class (exact, or near: re-encoded, resized, shifted)."""
+    findings = []
+    for members, signals in _clusters(len(items), links):
+        paths = [items[i].info.path for i in members]
+        labels = sorted({items[i].label for i in members})
+        parts = {items[i].part for i in members}
+        exact = signals <= {SAME_BYTES, SAME_PIXELS}
+        what = "the same picture" if exact else "near-identical pictures"
+        if len(labels) > 1:
+            kind = LABEL_CONFLICT
+            text = (f"{what} in classes {', '.join(classes[c] for c in labels)} (a label "
+                    f"conflict): {_names(paths, root)}")
+        elif len(parts) > 1:
+            kind = ACROSS_PARTS
+            text = (f"{what} in both training and validation (validation then measures "
+                    f"memory, not learning): {_names(paths, root)}")
+        else:
+            kind = DUPLICATE if exact else NEAR_DUPLICATE
+            text = f"{what} {len(paths)} times in class {classes[labels[0]]}: {_names(paths, root)}"
+        findings.append(Finding(kind, text, tuple(paths)))
+    order = (LABEL_CONFLICT, ACROSS_PARTS, DUPLICATE, NEAR_DUPLICATE)
+    return sorted(findings, key=lambda f: (order.index(f.kind), f.files[0].parts))
+
+
+def image_findings(infos: Sequence[ImageInfo], root: Path) -> list[Finding]:
+    """Very small images and extreme aspect ratios, one finding each listing every file."""
+    small = [i.path for i in infos if min(i.width, i.height) < SMALL_SIDE]
+    odd = [i.path for i in infos
+           if max(i.width, i.height) > EXTREME_RATIO * max(min(i.width, i.height), 1)]
+    findings = []
+    if small:
+        findings.append(Finding(SMALL_IMAGE, (
+            f"{len(small)} images are smaller than {SMALL_SIDE} pixels on a side (little detail "
+            f"once enlarged for training): {_names(small, root)}"), tuple(small)))
+    if odd:
+        findings.append(Finding(ASPECT_RATIO, (
+            f"{len(odd)} images are more than {EXTREME_RATIO:g} times wider than tall or taller "
+            f"than wide (squashed to a square for training): {_names(odd, root)}"), tuple(odd)))
+    return findings
+
+
+def class_findings(items: Sequence[Item], classes: Sequence[str], groups: Sequence[int],
+                   layout: str) -> list[Finding]:
+    """Classes with fewer than ``FEW`` images, and classes that cannot hold out a validation
+    part ("classes" layout: all their images in one near-duplicate group)."""
+    per_class: dict[int, list[int]] = defaultdict(list)
+    for i, item in enumerate(items):
+        per_class[item.label].append(i)
+    findings = []
+    for label, name in enumerate(classes):
+        members = per_class.get(label, [])
+        paths = tuple(items[i].info.path for i in members)
+        if len(members) < FEW:
+            findings.append(Finding(FEW_IMAGES, (
+                f"class {name} has only {len(members)} image{'s' * (len(members) != 1)}; "
+                f"a class needs about {FEW} or more to learn from"), paths))
+        if layout == "classes" and len(members) >= 2 \
+                and len({groups[i] for i in members}) == 1:
+            findings.append(Finding(NO_VALIDATION, (
+                f"class {name} cannot hold out validation images: its {len(members)} images "
+                "are all near-duplicates or one series of each other"), paths))
+    return findings
+
+
+def folder_findings(empty: Sequence[Path], n_folders: int, counts: dict[str, int]
+                    ) -> tuple[list[Finding], list[str]]:
+    """Findings for class folders without images, and the blocking problems (sentences).
+
+    Blocking: a class with fewer than ``MIN_TO_TRAIN`` images, or at least half the class
+    folders without any image (the folder is then most likely not a dataset).
+    """
+    findings, blocking = [], []
+    if empty:
+        findings.append(Finding(EMPTY_FOLDER, (
+            f"{len(empty)} sub-folder{'s' * (len(empty) != 1)} hold no usable images: "
+            f"{', '.join(p.name for p in empty)}"), tuple(empty)))
+    if empty and 2 * len(empty) >= n_folders:
+        names = ", ".join(p.name for p in empty[:5]) + (" ..." if len(empty) > 5 else "")
+        sentence = (f"{len(empty)} of the {n_folders} sub-folders hold no images ({names}): "
+                    "this does not look like a dataset (one sub-folder of pictures per class)")
+        blocking.append(sentence)
+        findings.append(Finding(NOT_A_DATASET, sentence, tuple(empty)))
+    for name, n in counts.items():
+        if n < MIN_TO_TRAIN:
+            blocking.append(f"class {name} has only {n} image{'s' * (n != 1)}: a class needs at "
+                            f"least {MIN_TO_TRAIN}, one to learn from and one to check (and "
+                            f"about {FEW} or more to learn anything)")
+    return findings, blocking
+
+
+def check_scan(root: Path, layout: str, items: Sequence[Item], classes: Sequence[str],
+               groups: Sequence[int], links: Sequence[Link], empty: Sequence[Path],
+               n_folders: int) -> tuple[list[Finding], list[str]]:
+    """Every finding for a scan, and its blocking problems (see ``folder_findings``).
+
+    ``items`` are the usable images, ``groups`` and ``links`` their near-duplicate groups and
+    links (same order), ``empty`` the class folders without usable images out of ``n_folders``.
+    """
+    findings = duplicate_findings(items, links, classes, root)
+    findings += image_findings([item.info for item in items], root)
+    findings += class_findings(items, classes, groups, layout)
+    totals = {name: sum(item.label == c for item in items) for c, name in enumerate(classes)}
+    more, blocking = folder_findings(empty, n_folders, totals)
+    return findings + more, blocking
+
+
+def leak_warnings(findings: Sequence[Finding], train: Path, validation: Path) -> list[str]:
+    """For the "split" layout: a warning when validation pictures have copies in training."""
+    leaked = [f for f in findings if f.kind == ACROSS_PARTS]
+    count = sum(1 for f in leaked for p in f.files if validation in p.parents)
+    if not leaked:
+        return []
+    return [f"{count} images in {validation.name}/ have a copy or near-duplicate in "
+            f"{train.name}/ ({len(leaked)} sets, listed in the findings): validation accuracy "
+            "will look better than accuracy on new pictures"]
