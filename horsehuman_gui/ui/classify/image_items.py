@@ -83,5 +83,12 @@ def _confidence_sort(model: ItemOwner, item: ImageItem):
     return (-confidence(model, item), item.path.name.casefold())
 
 
+def _least_confident_sort(model: ItemOwner, item: ImageItem):
+    # The doubtful results to check first; not classified, then failures, at the end as above.
+    value = confidence(model, item)
+    return (value < 0, -value if value < 0 else value, item.path.name.casefold())
+
+
 #: sort name -> key(model, item); the grid offers these.
-SORT_KEYS = {"name": _name_sort, "label": _label_sort, "confidence": _confidence_sort}
+SORT_KEYS = {"name": _name_sort, "label": _label_sort, "confidence": _confidence_sort,
+             "least_confident": _least_confident_sort}

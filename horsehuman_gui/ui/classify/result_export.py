@@ -11,7 +11,7 @@ import weakref
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, QStandardPaths, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
@@ -92,7 +92,7 @@ class ResultExporter(QObject):
         self.set_available(self._available)
 
     def _copied(self, summary, target: Path) -> None:
-        self._settings.set("paths/last_export", str(target))
+        self._settings.set("paths/last_copy", str(target))
         message, details = copy_summary_text(summary, target)
         box = QMessageBox(QMessageBox.Icon.Information, "Copy into class folders", message,
                           QMessageBox.StandardButton.Ok, self.parent())
@@ -103,12 +103,24 @@ class ResultExporter(QObject):
         box.open()
         self.status_message.emit(message.splitlines()[0])
 
-    def _start_dir(self) -> str:
-        return (self._settings.get("paths/last_export")
-                or str(default_folder(self._settings.get("paths/last_images"))))
+    def csv_start_dir(self) -> str:
+        """The folder the last CSV went to, else Documents: never the pictures' folder, where a
+        CSV would be listed among the pictures next time."""
+        last = self._settings.get("paths/last_export")
+        if last and Path(last).is_dir():
+            return last
+        documents = QStandardPaths.writableLocation(
+            QStandardPaths.StandardLocation.DocumentsLocation)
+        return documents if documents and Path(documents).is_dir() else str(Path.home())
+
+    def copy_start_dir(self) -> str:
+        last = self._settings.get("paths/last_copy")
+        if last and Path(last).is_dir():
+            return last
+        return str(default_folder(self._settings.get("paths/last_images")))
 
     def _ask_export_csv(self) -> None:
-        start = str(Path(self._start_dir()) / "predictions.csv")
+        start = str(Path(self.csv_start_dir()) / "predictions.csv")
         path, _ = QFileDialog.getSaveFileName(self.parent(), "Export CSV", start,
                                               "CSV files (*.csv)")
         if path:
@@ -116,6 +128,6 @@ class ResultExporter(QObject):
 
     def _ask_copy(self) -> None:
         folder = QFileDialog.getExistingDirectory(
-            self.parent(), "Copy into class folders under\u2026", self._start_dir())
+            self.parent(), "Copy into class folders under\u2026", self.copy_start_dir())
         if folder:
             self.copy_into(Path(folder))

@@ -21,7 +21,8 @@ KEYS: dict[str, tuple[type, Any]] = {
     "paths/last_dataset": (str, ""),
     "paths/last_model": (str, ""),
     "paths/last_images": (str, ""),
-    "paths/last_export": (str, ""),
+    "paths/last_export": (str, ""),  # the folder of the last CSV written
+    "paths/last_copy": (str, ""),  # the last folder copied into class folders under
     "recent/datasets": (list, []),
     "recent/models": (list, []),
     "training/model": (str, "classic"),

@@ -16,11 +16,22 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QFontMetricsF, QPalette
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from horsehuman_gui.core.config import BatchProgress, EpochMetrics
 from horsehuman_gui.ui.common.colours import TRAIN_COLOUR, VALIDATION_COLOUR
+
+
+class _EdgeLabelAxis(pg.AxisItem):
+    """A vertical axis whose end labels may reach half a line beyond it. With the grid on,
+    pyqtgraph drops every label not wholly inside the axis, and so "1.0" (and "0.0"), which sit
+    at its very ends, were never shown."""
+
+    def boundingRect(self):  # noqa: N802 - Qt's name
+        font = self.style["tickFont"] or self.font()
+        margin = QFontMetricsF(font).height() / 2 + 1
+        return super().boundingRect().adjusted(0, -margin, 0, margin)
 
 
 def round_up(value: float) -> float:
@@ -41,8 +52,12 @@ class TrainingPlot(QWidget):
         self._loss_range = (0.0, 1.0)  # the loss axis's y range as last set here
         self.view = pg.GraphicsLayoutWidget()
         self.view.setObjectName("trainingPlot")
-        self.loss_plot = self.view.addPlot(row=0, col=0)
-        self.accuracy_plot = self.view.addPlot(row=1, col=0)
+        # The legend has a row of its own: laid over a plot it hid the curves in a small window.
+        self.legend = pg.LegendItem(colCount=3)
+        self.view.addItem(self.legend, row=0, col=0)
+        self.loss_plot = self.view.addPlot(row=1, col=0, axisItems={"left": _EdgeLabelAxis("left")})
+        self.accuracy_plot = self.view.addPlot(row=2, col=0,
+                                               axisItems={"left": _EdgeLabelAxis("left")})
         self.curves = {}
         self._setup_plots()
         layout = QVBoxLayout(self)
@@ -63,8 +78,6 @@ class TrainingPlot(QWidget):
             plot.setMenuEnabled(False)
             for side in ("left", "bottom"):  # redrawn only when their range or style changes
                 plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-            if name == "loss":  # one legend serves both plots: same curves, same colours
-                plot.addLegend(offset=(-10, 10))
             self.curves[f"batch_{name}"] = plot.plot(
                 name="training (per batch)", pen=pg.mkPen(TRAIN_COLOUR, width=1, alpha=0.4))
             self.curves[f"batch_{name}"].setOpacity(0.45)
@@ -74,6 +87,10 @@ class TrainingPlot(QWidget):
             self.curves[f"val_{name}"] = plot.plot(
                 name="validation (epoch)", pen=pg.mkPen(VALIDATION_COLOUR, width=2.5),
                 symbol="s", symbolSize=7, symbolBrush=VALIDATION_COLOUR, symbolPen=None)
+            if name == "loss":  # one legend serves both plots: same curves, same colours
+                for key in ("batch", "epoch", "val"):
+                    curve = self.curves[f"{key}_{name}"]
+                    self.legend.addItem(curve, curve.name())
         self.accuracy_plot.setXLink(self.loss_plot)
         self.accuracy_plot.setYRange(0, 1, padding=0.02)
         self.accuracy_plot.getViewBox().setLimits(yMin=-0.05, yMax=1.05)
@@ -93,7 +110,7 @@ class TrainingPlot(QWidget):
                 axis = plot.getAxis(side)
                 axis.setPen(pg.mkPen(QColor(text)))
                 axis.setTextPen(pg.mkPen(QColor(text)))
-        legend = self.loss_plot.legend
+        legend = self.legend
         legend.setLabelTextColor(text)
         for _, label in legend.items:  # setLabelTextColor only stores it; redraw the labels
             label.setText(label.text)

@@ -141,6 +141,14 @@ def test_sorting_reorders_all_rows_and_keeps_the_selection(model):
     assert proxy.index(0, 0).data() == "img_00000.jpg"
 
 
+def test_least_confident_first_puts_doubtful_results_first_and_the_rest_last(model):
+    proxy = ResultFilterProxy(model)
+    proxy.set_sort("least_confident")
+    values = [proxy.index(r, 0).data(Roles.CONFIDENCE) for r in range(proxy.rowCount())]
+    assert values[:3] == pytest.approx([0.6, 0.8, 0.9])
+    assert values[3:] == [-1.0, -1.0, -2.0, -2.0]  # not classified, then failures
+
+
 def test_sorting_covers_rows_not_fetched_yet():
     model = ImageListModel()
     model.set_class_names(NAMES)

@@ -127,7 +127,7 @@ def test_threshold_relabels_without_running_the_model(qtbot, pane, photos, colou
     _classified(qtbot, pane)
     scores_before = {n: i.prediction.scores for n, i in _by_name(pane).items() if i.classified}
     monkeypatch.setattr(core_prediction, "predict_files", lambda *a, **k: pytest.fail("re-run"))
-    pane.controls.threshold_spin.setValue(0.9)  # above every red score (~0.82)
+    pane.controls.set_threshold(0.9)  # above every red score (~0.82)
     items = _by_name(pane)
     assert all(items[f"red_{i}.png"].prediction.label == "blue" for i in range(3))
     assert {n: i.prediction.scores for n, i in items.items() if i.classified} == scores_before
@@ -142,7 +142,7 @@ def test_csv_export_matches_what_is_shown(qtbot, pane, photos, colour_bundle, mo
     _listed(qtbot, pane, lambda: pane.show_folder(photos))
     pane.set_bundle(colour_bundle)
     _classified(qtbot, pane)
-    pane.controls.threshold_spin.setValue(0.15)  # every picture is "red" now, blue ones at ~0.17
+    pane.controls.set_threshold(0.15)  # every picture is "red" now, blue ones at ~0.17
     pane.controls.min_confidence.setValue(50)  # ... so only the truly red ones are shown
     target = tmp_path / "out" / "results.csv"
     target.parent.mkdir()

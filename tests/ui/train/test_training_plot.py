@@ -102,3 +102,30 @@ def test_paint_now_leaves_no_axis_to_redraw_later(plot, qtbot, monkeypatch, pain
                         lambda self, *args: (painted_later.append(self), original(self, *args)))
     qtbot.wait(100)
     assert (painted_later == []) == paint_now
+
+
+def _tick_labels(axis) -> list[str]:
+    from PySide6.QtGui import QImage, QPainter
+
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        return [text for _rect, _flags, text in axis.generateDrawSpecs(painter)[2]]
+    finally:
+        painter.end()
+
+
+def test_accuracy_axis_shows_both_ends(qtbot, plot):
+    qtbot.waitUntil(lambda: plot.accuracy_plot.getAxis("left").height() > 50)
+    labels = _tick_labels(plot.accuracy_plot.getAxis("left"))
+    assert labels[0] in ("0", "0.0") and labels[-1] == "1.0"  # pyqtgraph dropped both
+
+
+@pytest.mark.parametrize("size", [(600, 400), (360, 220)])
+def test_the_legend_never_covers_the_curves(qtbot, plot, size):
+    plot.resize(*size)
+    qtbot.waitUntil(lambda: plot.legend.sceneBoundingRect().height() > 0)
+    qtbot.wait(20)
+    legend = plot.legend.sceneBoundingRect()
+    for each in (plot.loss_plot, plot.accuracy_plot):
+        assert not legend.intersects(each.getViewBox().sceneBoundingRect())
