@@ -22,6 +22,10 @@ the weights come out bit for bit as Keras's update makes them from the same grad
 
 The step is installed on the model instance for the duration of ``fit`` only; the model keeps its
 class, so a saved model is a plain Keras model.
+
+It relies on Keras internals that have no public equivalent (``MODEL_INTERNALS``,
+``RMSPROP_INTERNALS``). When one is missing (another Keras version), the batch trains whole with
+Keras's own step and the reason is logged once: more memory, never a crash.
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ ACTIVATION_BUDGET_BYTES = 320 * 2**20
 
 #: Size of one block of the big kernel's gradient and update (see ``_KernelUpdate``).
 UPDATE_BLOCK_BYTES = 8 * 2**20
+
+#: Keras internals the step uses: the model's loss metric (``Model.fit`` reports its mean) ...
+MODEL_INTERNALS = ("_loss_tracker",)
+#: ... and, for the blocked RMSprop update, the optimizer's velocity of the big kernel.
+RMSPROP_INTERNALS = ("_velocities", "_get_variable_index")
 
 
 def activation_bytes(model) -> int:
@@ -93,16 +102,37 @@ def micro_batches(model, size: int | None):
     ``size`` None, or a model ``split_model`` cannot split, leaves Keras's own step in place.
     """
     parts = split_model(model) if size else None
-    if parts is None:
+    step = _sliced_step_or_none(model, size, parts) if parts else None
+    if step is None:
         yield
         return
-    model.train_step = _SlicedStep(model, size, *parts)
+    model.train_step = step
     model.train_function = None  # make fit trace the new step
     try:
         yield
     finally:
         del model.train_step  # back to the class's step: fit/evaluate behave as usual again
         model.train_function = None
+
+
+def _sliced_step_or_none(model, size: int, parts):
+    """The sliced step, or None (logged once) when a Keras internal it relies on is missing."""
+    optimizer = model.optimizer
+    try:
+        needed = [(model, name) for name in MODEL_INTERNALS]
+        if _KernelUpdate.applies(optimizer, parts[1].kernel):
+            optimizer.build(list(model.trainable_weights))  # its velocities exist once built
+            needed += [(optimizer, name) for name in RMSPROP_INTERNALS]
+        missing = [f"{type(owner).__name__}.{name}" for owner, name in needed
+                   if not hasattr(owner, name)]
+        if not missing:
+            return _SlicedStep(model, size, *parts)
+    except (AttributeError, IndexError, KeyError, TypeError) as exc:  # internals changed shape
+        missing = [repr(exc)]
+    logger.warning("Training each batch whole, with Keras's own step (more memory): this Keras "
+                   "(%s) lacks what the sliced step relies on: %s", keras.__version__,
+                   ", ".join(missing))
+    return None
 
 
 class _SlicedStep:
@@ -201,19 +231,23 @@ class _KernelUpdate:
     def for_optimizer(cls, optimizer, kernel, block_bytes: int = UPDATE_BLOCK_BYTES):
         """The blocked update, or None when ``optimizer`` does more than plain RMSprop (its
         own ``apply`` then runs on the whole gradient)."""
-        plain = (type(optimizer) is keras.optimizers.RMSprop and optimizer.momentum == 0
-                 and not optimizer.centered and not optimizer.use_ema
-                 and optimizer.weight_decay is None and optimizer.loss_scale_factor is None
-                 and optimizer.gradient_accumulation_steps is None
-                 and optimizer.clipnorm is None and optimizer.clipvalue is None
-                 and optimizer.global_clipnorm is None and kernel.constraint is None
-                 and not kernel.overwrite_with_gradient and kernel.dtype == "float32"
-                 and len(kernel.shape) == 2)
-        if not plain:
+        if not cls.applies(optimizer, kernel):
             return None
         velocity = optimizer._velocities[optimizer._get_variable_index(kernel)]
         row_bytes = kernel.shape[1] * 4
         return cls(optimizer, kernel, velocity, max(1, block_bytes // row_bytes))
+
+    @staticmethod
+    def applies(optimizer, kernel) -> bool:
+        """Whether ``optimizer`` updates ``kernel`` with plain RMSprop (what this repeats)."""
+        return (type(optimizer) is keras.optimizers.RMSprop and optimizer.momentum == 0
+                and not optimizer.centered and not optimizer.use_ema
+                and optimizer.weight_decay is None and optimizer.loss_scale_factor is None
+                and optimizer.gradient_accumulation_steps is None
+                and optimizer.clipnorm is None and optimizer.clipvalue is None
+                and optimizer.global_clipnorm is None and kernel.constraint is None
+                and not kernel.overwrite_with_gradient and kernel.dtype == "float32"
+                and len(kernel.shape) == 2)
 
     def __call__(self, inputs, grads_z) -> list:
         """Update the kernel from ``inputs`` (B, rows) and ``grads_z`` (B, units)."""

@@ -83,3 +83,31 @@ def test_other_optimizer_settings_keep_kerass_own_update(options):
     assert _KernelUpdate.for_optimizer(optimizer, kernel) is None
     kernel, optimizer = _dense(keras.optimizers.Adam())
     assert _KernelUpdate.for_optimizer(optimizer, kernel) is None
+
+
+@pytest.mark.parametrize("table, renamed", [("MODEL_INTERNALS", ("_loss_tracker_v4",)),
+                                             ("RMSPROP_INTERNALS", ("_velocities", "_index_v4"))])
+def test_without_the_keras_internals_it_relies_on_keras_trains_the_whole_batch(
+        table, renamed, monkeypatch, caplog):
+    """A Keras whose internals have other names: simulated by making the step rely on a name
+    this Keras does not have. Training still works, as Keras's own step, with one warning."""
+    from horsehuman_gui.core import microbatch
+
+    monkeypatch.setattr(microbatch, table, renamed)
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (6, 32, 32, 3)).astype(np.uint8)
+    y = rng.integers(0, 2, (6, 1)).astype(np.float32)
+    results = []
+    for size in (None, 3):
+        keras.utils.set_random_seed(3)
+        model = build_model("classic", 32, 2)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="horsehuman_gui.core.microbatch"):
+            with micro_batches(model, size):
+                assert "train_step" not in vars(model)  # Keras's own step
+                model.fit(x, y, batch_size=6, epochs=1, shuffle=False, verbose=0)
+        results.append(model.get_weights())
+    [record] = caplog.records  # one reason, for the run that asked for slices
+    assert renamed[-1] in record.getMessage() and "Keras's own step" in record.getMessage()
+    for whole, fallback in zip(*results):
+        np.testing.assert_allclose(whole, fallback, atol=1e-6)
