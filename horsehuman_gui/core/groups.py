@@ -172,7 +172,7 @@ def _equal_links(keys: Sequence, signal: str) -> list[Link]:
     return links
 
 
-def _bucket_pairs(values: np.ndarray) -> Iterable[np.ndarray]:
+def _buckets(values: np.ndarray) -> Iterable[np.ndarray]:
     """Index arrays of rows sharing one value (buckets of 2 or more)."""
     order = np.argsort(values, kind="stable")
     sorted_values = values[order]
@@ -190,30 +190,27 @@ def hash_pairs(hashes: Sequence[int], max_distance: int = HASH_DISTANCE) -> np.n
     Files with identical hashes are represented by the first of them: link those separately.
     """
     values = np.asarray([h & (2**64 - 1) for h in hashes], dtype=np.uint64)
-    unique, inverse = np.unique(values, return_inverse=True)
+    unique, first = np.unique(values, return_index=True)
     bounds = np.linspace(0, 64, max_distance + 2).astype(int)
-    found = set()
+    found = [np.empty((0, 2), dtype=np.int64)]
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         band = (unique >> np.uint64(lo)) & np.uint64((1 << (hi - lo)) - 1)
-        for members in _bucket_pairs(band):
-            found.update(_close_within(unique, members, max_distance))
-    pairs = [(int(a), int(b)) for a, b in found]
-    # back to files: every file with hash a paired with every file with hash b (one rep each)
-    rep = {}
-    for i, u in enumerate(inverse.ravel()):
-        rep.setdefault(int(u), i)
-    out = [(rep[a], rep[b]) for a, b in pairs]
-    return np.asarray(sorted((min(p), max(p)) for p in out), dtype=np.int64).reshape(-1, 2)
+        found += [_close_within(unique, members, max_distance) for members in _buckets(band)]
+    pairs = np.unique(np.concatenate(found), axis=0)
+    pairs = first[pairs]  # from unique hashes back to (the first) files
+    return np.sort(pairs, axis=1)[np.lexsort((pairs.max(axis=1), pairs.min(axis=1)))]
 
 
-def _close_within(unique: np.ndarray, members: np.ndarray, max_distance: int):
+def _close_within(unique: np.ndarray, members: np.ndarray, max_distance: int) -> np.ndarray:
+    """(P, 2) pairs i < j of ``members`` (indices into ``unique``) close enough."""
+    found = [np.empty((0, 2), dtype=np.int64)]
     for start in range(0, len(members), _BLOCK):
         rows = members[start:start + _BLOCK]
         distance = np.bitwise_count(unique[rows][:, None] ^ unique[members][None, :])
-        for r, c in zip(*np.nonzero(distance <= max_distance)):
-            a, b = int(rows[r]), int(members[c])
-            if a < b:
-                yield a, b
+        r, c = np.nonzero(distance <= max_distance)
+        a, b = rows[r], members[c]
+        found.append(np.stack([a, b], axis=1)[a < b])
+    return np.concatenate(found)
 
 
 def _unit_thumbs(infos: Sequence[ImageInfo]) -> np.ndarray:
