@@ -21,8 +21,13 @@ IMAGES = np.random.default_rng(0).integers(0, 256, (6, 32, 32, 3)).astype(np.flo
 
 
 def _bundle(model, names) -> ModelBundle:
-    return ModelBundle(model=model, class_names=tuple(names), image_size=32,
-                       app_version=__version__)
+    return ModelBundle(model=model, class_names=tuple(names),
+                       image_size=int(model.inputs[0].shape[1]), app_version=__version__)
+
+
+def images_for(bundle) -> np.ndarray:
+    size = bundle.image_size
+    return np.random.default_rng(0).integers(0, 256, (6, size, size, 3)).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -42,20 +47,18 @@ def three_classes():
 
 @pytest.fixture(scope="module")
 def pretrained():
-    """The pretrained backbone with a head, when core.backbones exists in this checkout."""
-    if importlib.util.find_spec("horsehuman_gui.core.backbones") is None:
-        pytest.skip("core.backbones (the pretrained model) is not in this checkout")
-    from horsehuman_gui.core import backbones
+    """SqueezeNet (offline ImageNet weights, 224 px) with a sigmoid head."""
+    from horsehuman_gui.core.backbones import build_backbone
 
     keras.utils.set_random_seed(3)
-    inputs = keras.Input((32, 32, 3))
-    features = backbones.build_backbone("squeezenet")(inputs)
-    head = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Flatten()(features))
+    backbone = build_backbone("squeezenet")
+    inputs = keras.Input(backbone.inputs[0].shape[1:])
+    head = keras.layers.Dense(1, activation="sigmoid")(backbone(inputs))
     return _bundle(keras.Model(inputs, head), ("cats", "dogs"))
 
 
 def keras_scores(bundle) -> np.ndarray:
-    out = np.asarray(bundle.model(IMAGES, training=False), np.float64)
+    out = np.asarray(bundle.model(images_for(bundle), training=False), np.float64)
     return np.concatenate([1 - out, out], axis=1) if out.shape[1] == 1 else out
 
 
@@ -64,27 +67,27 @@ def check_sidecars(result, bundle, format):
     assert result.labels.read_text("utf-8") == "".join(f"{n}\n" for n in bundle.class_names)
     info = json.loads(result.info.read_text("utf-8"))
     assert info["format"] == format
-    assert info["input"]["image_size"] == 32 and info["input"]["pixel_range"] == [0, 255]
+    assert info["input"]["image_size"] == bundle.image_size and info["input"]["pixel_range"] == [0, 255]
     assert info["class_names"] == list(bundle.class_names)
     assert result.labels.parent == result.info.parent == result.folder
 
 
-def run_saved_model(path) -> np.ndarray:
+def run_saved_model(path, images) -> np.ndarray:
     loaded = tf.saved_model.load(str(path))
-    by_signature = loaded.signatures["serving_default"](image=tf.constant(IMAGES))["scores"]
-    by_function = loaded.serve(tf.constant(IMAGES))["scores"]
+    by_signature = loaded.signatures["serving_default"](image=tf.constant(images))["scores"]
+    by_function = loaded.serve(tf.constant(images))["scores"]
     np.testing.assert_allclose(by_signature.numpy(), by_function.numpy(), atol=1e-6)
     return by_function.numpy()
 
 
-def run_tflite(path) -> np.ndarray:
+def run_tflite(path, images=IMAGES) -> np.ndarray:
     with warnings.catch_warnings():  # "tf.lite.Interpreter is deprecated": still TF's own
         warnings.simplefilter("ignore", UserWarning)
         interpreter = tf.lite.Interpreter(model_path=str(path))
     entry, = interpreter.get_input_details()
-    interpreter.resize_tensor_input(entry["index"], IMAGES.shape)
+    interpreter.resize_tensor_input(entry["index"], images.shape)
     interpreter.allocate_tensors()
-    interpreter.set_tensor(entry["index"], IMAGES)
+    interpreter.set_tensor(entry["index"], images)
     interpreter.invoke()
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
@@ -95,7 +98,7 @@ def test_saved_model_scores_like_keras(which, request, tmp_path):
     result = export_model(bundle, tmp_path / "saved", "savedmodel")
     check_sidecars(result, bundle, "savedmodel")
     assert (result.model / "saved_model.pb").is_file()
-    np.testing.assert_allclose(run_saved_model(result.model), keras_scores(bundle), atol=1e-5)
+    np.testing.assert_allclose(run_saved_model(result.model, images_for(bundle)), keras_scores(bundle), atol=1e-5)
 
 
 @pytest.mark.parametrize("which", ["classic", "three_classes", "pretrained"])
@@ -104,7 +107,8 @@ def test_tflite_scores_like_keras(which, request, tmp_path):
     result = export_model(bundle, tmp_path / "lite", "tflite")
     check_sidecars(result, bundle, "tflite")
     assert result.model.name == "model.tflite" and not result.quantized
-    np.testing.assert_allclose(run_tflite(result.model), keras_scores(bundle), atol=1e-4)
+    np.testing.assert_allclose(run_tflite(result.model, images_for(bundle)), keras_scores(bundle),
+                               atol=1e-4)
 
 
 def test_quantized_tflite_is_smaller_and_close(classic, tmp_path):
@@ -123,7 +127,7 @@ def test_onnx_scores_like_keras(which, request, tmp_path):
     result = export_model(bundle, tmp_path / "onnx", "onnx")
     check_sidecars(result, bundle, "onnx")
     session = ort.InferenceSession(str(result.model), providers=["CPUExecutionProvider"])
-    scores = session.run(None, {session.get_inputs()[0].name: IMAGES})[0]
+    scores = session.run(None, {session.get_inputs()[0].name: images_for(bundle)})[0]
     np.testing.assert_allclose(scores, keras_scores(bundle), atol=1e-5)
 
 
