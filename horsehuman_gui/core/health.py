@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from horsehuman_gui.core.groups import (DUPLICATE_SIGNALS, SAME_BYTES, SAME_PIXELS, ImageInfo,
-                                        Link, group_ids)
+from horsehuman_gui.core.groups import DUPLICATE_SIGNALS, ImageInfo, Link, group_ids
 
 DUPLICATE, NEAR_DUPLICATE, LABEL_CONFLICT = "duplicate", "near duplicate", "label conflict"
 ACROSS_PARTS, SMALL_IMAGE, ASPECT_RATIO = "across parts", "small image", "aspect ratio"
@@ -57,17 +56,14 @@ def _names(paths: Sequence[Path], root: Path, most: int = 4) -> str:
     return shown + (f" and {len(paths) - most} more" if len(paths) > most else "")
 
 
-def _clusters(n: int, links: Sequence[Link]) -> list[tuple[list[int], set[str]]]:
-    """Sets of two or more items joined by duplicate links, with the signals that joined them."""
+def _clusters(n: int, links: Sequence[Link]) -> list[list[int]]:
+    """Sets of two or more items joined by duplicate links."""
     links = [link for link in links if link.signal in DUPLICATE_SIGNALS]
     ids = group_ids(n, links)
     members: dict[int, list[int]] = defaultdict(list)
     for i, g in enumerate(ids):
         members[g].append(i)
-    signals: dict[int, set[str]] = defaultdict(set)
-    for link in links:
-        signals[ids[link.a]].add(link.signal)
-    return [(m, signals[g]) for g, m in members.items() if len(m) > 1]
+    return [m for m in members.values() if len(m) > 1]
 
 
 def duplicate_findings(items: Sequence[Item], links: Sequence[Link], classes: Sequence[str],
@@ -75,11 +71,11 @@ def duplicate_findings(items: Sequence[Item], links: Sequence[Link], classes: Se
     """One finding per set of copies: across classes (a label conflict), across the train and
     validation parts, or within one class (exact, or near: re-encoded, resized, shifted)."""
     findings = []
-    for members, signals in _clusters(len(items), links):
+    for members in _clusters(len(items), links):
         paths = [items[i].info.path for i in members]
         labels = sorted({items[i].label for i in members})
         parts = {items[i].part for i in members}
-        exact = signals <= {SAME_BYTES, SAME_PIXELS}
+        exact = len({items[i].info.pixels for i in members}) == 1
         what = "the same picture" if exact else "near-identical pictures"
         if len(labels) > 1:
             kind = LABEL_CONFLICT
@@ -185,6 +181,7 @@ def leak_warnings(findings: Sequence[Finding], train: Path, validation: Path) ->
     count = sum(1 for f in leaked for p in f.files if validation in p.parents)
     if not leaked:
         return []
-    return [f"{count} images in {validation.name}/ have a copy or near-duplicate in "
-            f"{train.name}/ ({len(leaked)} sets, listed in the findings): validation accuracy "
-            "will look better than accuracy on new pictures"]
+    images, have = ("image", "has") if count == 1 else ("images", "have")
+    return [f"{count} {images} in {validation.name}/ {have} a copy or near-duplicate in "
+            f"{train.name}/ ({len(leaked)} set{'s' * (len(leaked) != 1)}, listed in the "
+            "findings): validation accuracy will look better than accuracy on new pictures"]

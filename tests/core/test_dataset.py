@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
+from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from conftest import COLOURS, make_bad_files, make_class_folders, make_odd_images, write_image
 
-from horsehuman_gui.core.dataset import ScanCancelled, scan_dataset, summary_lines
+from horsehuman_gui.core.dataset import ScanCancelled, report_to_json, scan_dataset, summary_lines
 from horsehuman_gui.core.errors import DatasetError
 
 
@@ -196,3 +201,152 @@ def test_summary_lines_tell_everything(tmp_path):
     assert "blue/bad.jpg: empty file (0 bytes)" in text
     short = summary_lines(scan_dataset(tmp_path), max_skipped=1)
     assert "  ... and 1 more" in short
+
+
+# --- near-duplicate groups, valid/, data health (issue #10) ---------------------------------
+
+
+
+def scene(seed: int, size: int = 64) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).resize(
+        (size, size), Image.Resampling.BICUBIC)
+
+
+def _save(img, path, **options):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, **options)
+    return path
+
+
+def _scenes(root, counts: dict[str, int], first_seed=0):
+    seed = first_seed
+    for name, n in counts.items():
+        for i in range(n):
+            _save(scene(seed), root / name / f"{name}{i:02d}.png")
+            seed += 1
+    return root
+
+
+def test_near_duplicates_stay_in_one_part(tmp_path):
+    root = _scenes(tmp_path, {"a": 12, "b": 12})
+    original = scene(3)  # a/a03.png, copied four ways into class a
+    copies = [_save(original, root / "a" / "copy.png"), _save(original, root / "a" / "copy.bmp"),
+              _save(original, root / "a" / "copy.jpg", quality=70),
+              _save(original.resize((48, 48)), root / "a" / "small.png"),
+              _save(original.crop((2, 0, 64, 64)).resize((64, 64)), root / "a" / "shifted.png")]
+    family = {root / "a" / "a03.png", *copies}
+    for seed in range(6):
+        report = scan_dataset(root, seed=seed)
+        in_validation = family & _paths(report.validation)
+        assert in_validation in (set(), family), seed
+        groups = {item.group for item in report.train + report.validation if item.path in family}
+        assert len(groups) == 1
+    linked = {item.path.name: item.linked_by for item in report.train + report.validation}
+    assert "same pixels" in linked["copy.bmp"] and "similar picture" in linked["copy.jpg"]
+    assert linked["a05.png"] == ()
+    found = {f.kind: f for f in report.findings}
+    assert set(found[("near duplicate")].files) == family
+
+
+def test_valid_folder_is_the_validation_part(tmp_path):
+    make_class_folders(tmp_path / "train", per_class=4, size=8)
+    make_class_folders(tmp_path / "valid", per_class=2, size=8)
+    report = scan_dataset(tmp_path)
+    assert report.layout == "split" and report.classes == ("blue", "red")
+    assert all(item.path.parts[-3] == "valid" for item in report.validation)
+    assert report.counts("validation") == {"blue": 2, "red": 2}
+
+
+def test_split_layout_warns_about_near_duplicates_shared_by_the_parts(tmp_path):
+    _scenes(tmp_path / "train", {"a": 5, "b": 5})
+    _scenes(tmp_path / "validation", {"a": 2, "b": 2}, first_seed=100)
+    leaked = _save(scene(1), tmp_path / "validation" / "a" / "again.jpg", quality=80)
+    report = scan_dataset(tmp_path)
+    warning = next(w for w in report.warnings if "near-duplicate in train/" in w)
+    assert warning.startswith("1 image in validation/ has a copy or near-duplicate in train/")
+    finding = next(f for f in report.findings if f.kind == "across parts")
+    assert set(finding.files) == {tmp_path / "train" / "a" / "a01.png", leaked}
+
+
+def test_health_findings_list_their_files(tmp_path):
+    root = _scenes(tmp_path, {"cats": 12, "dogs": 12})
+    shutil.copy(root / "cats" / "cats00.png", root / "cats" / "again.png")
+    shutil.copy(root / "cats" / "cats01.png", root / "dogs" / "mislabelled.png")
+    tiny = _save(scene(50, 16), root / "dogs" / "tiny.png")
+    wide = _save(scene(51).resize((200, 40)), root / "dogs" / "wide.png")
+    _scenes(root, {"owls": 4}, first_seed=60)
+    (root / "empty").mkdir()
+    report = scan_dataset(root)
+    found = {}
+    for finding in report.findings:
+        found.setdefault(finding.kind, []).append(set(finding.files))
+    assert found["duplicate"] == [{root / "cats" / "cats00.png", root / "cats" / "again.png"}]
+    assert found["label conflict"] == [{root / "cats" / "cats01.png",
+                                        root / "dogs" / "mislabelled.png"}]
+    assert found["small image"] == [{tiny}] and found["aspect ratio"] == [{wide}]
+    assert found["few images"] == [set((root / "owls").glob("*.png"))]
+    assert found["empty folder"] == [{root / "empty"}]
+    assert report.blocking_problems == ()
+    both = {root / "cats" / "cats01.png", root / "dogs" / "mislabelled.png"}
+    assert len(both & _paths(report.validation)) in (0, 2)  # a conflict is still one group
+
+
+def test_a_class_of_one_series_cannot_hold_out_validation(tmp_path):
+    root = _scenes(tmp_path, {"b": 6})
+    for i in range(5):  # renders of one figure: one name series
+        _save(scene(200 + i), root / "a" / f"horse05-{i}.png")
+    report = scan_dataset(root)
+    assert report.counts("validation")["a"] == 0
+    finding = next(f for f in report.findings if f.kind == "no validation")
+    assert "class a cannot hold out validation images" in finding.message
+    assert len(finding.files) == 5
+    assert all(item.linked_by == ("name series",) for item in report.train if item.label == 0)
+
+
+def test_not_a_dataset_is_a_blocking_problem(tmp_path):
+    _scenes(tmp_path, {"cache": 1, "logs": 3})
+    for name in ("pytest-of-root", "systemd-private", "tmpabc"):
+        (tmp_path / name).mkdir()
+    report = scan_dataset(tmp_path)
+    problems = "\n".join(report.blocking_problems)
+    assert "3 of the 5 sub-folders hold no images" in problems
+    assert "does not look like a dataset" in problems
+    assert "class cache has only 1 image" in problems
+    assert any(f.kind == "not a dataset" for f in report.findings)
+    assert scan_dataset(_scenes(tmp_path / "fine", {"a": 3, "b": 3})).blocking_problems == ()
+
+
+def test_a_folder_deleted_during_the_scan_says_so(tmp_path):
+    root = make_class_folders(tmp_path / "gone", per_class=3, size=8)
+
+    def delete(done, total):
+        if root.exists():
+            shutil.rmtree(root)
+
+    with pytest.raises(DatasetError, match="the folder disappeared during the scan"):
+        scan_dataset(root, on_progress=delete)
+
+
+def test_report_to_json_has_everything_the_dataset_tab_shows(tmp_path):
+    root = _scenes(tmp_path, {"a": 10, "b": 10})
+    shutil.copy(root / "a" / "a00.png", root / "a" / "again.png")
+    (root / "b" / "notes.txt").write_text("x")
+    report = scan_dataset(root)
+    data = json.loads(json.dumps(report_to_json(report)))
+    assert data["classes"] == ["a", "b"] and data["layout"] == "classes"
+    assert data["counts"]["train"]["a"] + data["counts"]["validation"]["a"] == 11
+    items = data["parts"]["train"] + data["parts"]["validation"]
+    assert len(items) == 21 and {i["class"] for i in items} == {"a", "b"}
+    groups = {Path(i["path"]).name: i["group"] for i in items}
+    assert groups["a00.png"] == groups["again.png"] != groups["a01.png"]
+    assert data["grouping"]["links"] == {"same bytes": 1, "same pixels": 1,
+                                         "similar picture": 1}
+    assert data["skipped"] == [{"path": str(root / "b" / "notes.txt"),
+                                "reason": "not an image file (.txt)"}]
+    assert data["findings"][0]["kind"] == "duplicate"
+    assert sorted(data["findings"][0]["files"]) == [str(root / "a" / n)
+                                                    for n in ("a00.png", "again.png")]
+    assert data["blocking_problems"] == [] and isinstance(data["warnings"], list)
+    text = "\n".join(summary_lines(report))
+    assert "Near-duplicate groups: 20 for 21 images" in text and "[duplicate]" in text
