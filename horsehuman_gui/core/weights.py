@@ -33,7 +33,8 @@ logger = logging.getLogger(__name__)
 
 ENV_VAR = "HORSEHUMAN_WEIGHTS_URL"
 CHUNK_BYTES = 256 * 1024
-TIMEOUT_SECONDS = 30
+#: Per connection attempt and per read; Cancel is checked between reads, not during one.
+TIMEOUT_SECONDS = 15
 #: Progress is reported at most this often (and always at the end), as Keras's Progbar does.
 PROGRESS_INTERVAL = 0.1
 
@@ -144,7 +145,9 @@ def _download(url, out, digest, label, on_progress, should_stop) -> None:
 def _copy(response, out, digest, label, on_progress, should_stop) -> None:
     length = response.headers.get("Content-Length")
     total = int(length) if length and length.isdigit() else None
-    done, reported = 0, 0.0
+    done, reported = 0, time.monotonic()
+    if on_progress is not None:
+        on_progress(0, total)  # the size is known before the first chunk
     while True:
         if should_stop is not None and should_stop():
             raise DownloadCancelled(f"The {label} download was cancelled.")

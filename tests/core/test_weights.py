@@ -76,17 +76,19 @@ def test_download_reports_progress_and_caches_the_checked_file(server, monkeypat
 
     assert path.read_bytes() == PAYLOAD and path.parent == weights.cache_dir()
     assert _cache_contents() == ["net_no_top.h5"]  # no temporary file left beside it
-    assert progress[-1] == (len(PAYLOAD), len(PAYLOAD)) and len(progress) >= 10
+    assert progress[0] == (0, len(PAYLOAD)) and progress[-1] == (len(PAYLOAD), len(PAYLOAD))
+    assert len(progress) >= 10
     assert [done for done, _ in progress] == sorted(done for done, _ in progress)
     assert server.requests == ["/mirror/net_no_top.h5"]
     # Cached: no second request.
     assert weights.fetch(PUBLISHED, MD5, "Net") == path and len(server.requests) == 1
 
 
-def test_progress_is_throttled_but_the_last_report_always_comes(server):
+def test_progress_is_throttled_but_the_first_and_last_reports_always_come(server, monkeypatch):
+    monkeypatch.setattr(weights, "PROGRESS_INTERVAL", 60.0)
     progress = []
     weights.fetch(PUBLISHED, MD5, "Net", on_progress=lambda *a: progress.append(a))
-    assert progress[-1] == (len(PAYLOAD), len(PAYLOAD)) and len(progress) < 5
+    assert progress == [(0, len(PAYLOAD)), (len(PAYLOAD), len(PAYLOAD))]
 
 
 def test_cancel_stops_between_chunks_and_keeps_nothing(server):
