@@ -35,15 +35,42 @@ def collect_job(inputs: Sequence[Path], recursive: bool):
 
 @dataclass(frozen=True)
 class Listing:
-    """What a listing worker found, as ready-made model items."""
+    """What a listing worker found, as ready-made model items.
+
+    Files that are not pictures by name (``README.md``, ``.git``, hidden files) are only
+    counted in ``left_out``; files named like pictures that cannot be used become items with
+    their reason (``skipped``), shown as red tiles.
+    """
 
     items: tuple[ImageItem, ...]
     images: int
     skipped: int
+    left_out: int = 0
 
     @classmethod
     def of(cls, paths, skipped) -> "Listing":
-        return cls(tuple(make_items(paths, skipped)), len(paths), len(skipped))
+        shown = [s for s in skipped if looks_like_an_image(s.path)]
+        return cls(tuple(make_items(paths, shown)), len(paths), len(shown),
+                   len(skipped) - len(shown))
+
+
+def looks_like_an_image(path: Path) -> bool:
+    """A visible file with a picture's extension (whether or not it can be decoded)."""
+    from horsehuman_gui.core.files import is_hidden
+    from horsehuman_gui.core.images import IMAGE_EXTENSIONS
+
+    path = Path(path)
+    return not is_hidden(path.name) and path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def listed_text(listing: Listing) -> str:
+    """'12 picture(s) listed, 1 cannot be read, 3 other file(s) left out' (the parts that apply)."""
+    text = f"{listing.images:,} picture(s) listed"
+    if listing.skipped:
+        text += f", {listing.skipped:,} cannot be read"
+    if listing.left_out:
+        text += f", {listing.left_out:,} other file(s) left out (not pictures)"
+    return text
 
 
 def classify_job(bundle, paths: Sequence[Path], threshold: float, batch_size: int = CLASSIFY_BATCH):

@@ -20,7 +20,7 @@ from horsehuman_gui.ui.classify.image_list_model import ImageListModel
 from horsehuman_gui.ui.classify.image_preview import ImagePreview
 from horsehuman_gui.ui.classify.prediction_jobs import (Listing, classified_text, classify_job,
                                                collect_job, finished_text, list_folder_job,
-                                               rows_for_export)
+                                               listed_text, rows_for_export)
 from horsehuman_gui.ui.classify.result_controls import ResultControls
 from horsehuman_gui.ui.classify.result_export import ResultExporter
 from horsehuman_gui.ui.classify.result_filter import ResultFilterProxy
@@ -53,6 +53,7 @@ class PredictionPane(QWidget):
         self._preview_item = None
         self._listing = 0  # id of the newest listing; older results are dropped
         self._classified = self._to_classify = 0
+        self._left_out = 0  # files listed that are not pictures by name: counted, not shown
         self._closed = False
         dpr = self.devicePixelRatioF()
         self.thumbnails = ThumbnailLoader(box=round(THUMB * dpr), device_pixel_ratio=dpr,
@@ -162,6 +163,7 @@ class PredictionPane(QWidget):
         self.cancel_classification()
         self._settings.set("paths/last_images", str(folder))
         self.tree.select_folder(folder)
+        self._left_out = 0
         self.model.set_images([])
         self._list(list_folder_job(folder, self.recursive.isChecked()), replace=True,
                    what=folder.name or str(folder))
@@ -189,10 +191,10 @@ class PredictionPane(QWidget):
             self.model.set_items(found.items)
         else:
             self.model.add_items(found.items)
+        self._left_out = found.left_out if replace else self._left_out + found.left_out
         self.proxy.resort()
-        text = f"{found.images:,} picture(s) listed"
-        skipped = f", {found.skipped:,} file(s) skipped" if found.skipped else ""
-        self.status_message.emit(text + skipped)
+        self.status_message.emit(listed_text(found))
+        self._update_counts()
         self._update_actions()
 
     # --- classification -----------------------------------------------------------------------
@@ -328,6 +330,8 @@ class PredictionPane(QWidget):
     def _update_counts(self, *args) -> None:
         total, shown = self.model.total(), self.proxy.rowCount()
         text = f"{shown:,} shown of {total:,}" if self.proxy.spec.active else f"{total:,} file(s)"
+        if self._left_out:
+            text += f" \u00b7 {self._left_out:,} other file(s) left out (not pictures)"
         self.count_label.setText(text)
 
     def _update_preview(self, *args) -> None:

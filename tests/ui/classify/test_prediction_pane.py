@@ -105,6 +105,31 @@ def test_pictures_show_without_a_model_and_classify_explains(qtbot, settings, ph
     pane.shutdown()
 
 
+def test_files_that_are_not_pictures_by_name_are_left_out_and_counted(qtbot, settings, photos):
+    (photos / ".git").mkdir()
+    (photos / "README.md").write_text("# my photos\n")
+    (photos / "notes.txt").write_text("to do\n")
+    (photos / "empty.png").write_bytes(b"")  # named like a picture: a red tile with its reason
+    loader = TensorFlowLoader()  # never started
+    pane = PredictionPane(settings, loader)
+    qtbot.addWidget(pane)
+    pane.show()
+    messages = []
+    pane.status_message.connect(messages.append)
+    _listed(qtbot, pane, lambda: pane.show_folder(photos))
+    names = set(_by_name(pane))
+    assert not names & {".git", "README.md", "notes.txt"}
+    assert pane.model.error_of(_by_name(pane)["empty.png"]).startswith("empty file")
+    assert "3 other file(s) left out" in messages[-1]
+    assert "3 other file(s) left out" in pane.count_label.text()
+    # Deleting the pane while its thumbnail workers still report crashes PySide6 (as the first
+    # test here, wait for a thumbnail before closing).
+    row = pane.model.row_of(photos / "red_0.png")
+    qtbot.waitUntil(lambda: pane.model.index(row).data(Qt.ItemDataRole.DecorationRole) is not None,
+                    timeout=10_000)
+    pane.shutdown()
+
+
 def test_a_folder_with_a_corrupt_file_gets_labels_and_one_error(qtbot, pane, photos, colour_bundle):
     _listed(qtbot, pane, lambda: pane.show_folder(photos))
     pane.set_bundle(colour_bundle)
