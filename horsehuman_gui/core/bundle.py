@@ -11,22 +11,27 @@ No TensorFlow at import time: the GUI imports ``ModelBundle`` before TensorFlow 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import math
 import os
 import re
 import secrets
+import shutil
+import tempfile
 import threading
+import time
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from horsehuman_gui import __version__
 from horsehuman_gui.core.errors import ModelFileError
-from horsehuman_gui.core.paths import create_new_file, models_dir
+from horsehuman_gui.core.paths import (STALE_AFTER, create_new_file, data_dir, models_dir,
+                                       publish, remove_stale_temporaries)
 
 logger = logging.getLogger(__name__)
 
@@ -59,12 +64,15 @@ def bundle_from_result(result) -> ModelBundle:
                        created=datetime.now().isoformat(timespec="seconds"))
 
 
-def save_bundle(bundle: ModelBundle, path: str | Path) -> Path:
+def save_bundle(bundle: ModelBundle, path: str | Path, overwrite: bool = True) -> Path:
     """Write ``bundle`` to ``path`` (a ``.keras`` file) atomically; return the path written.
 
     The model goes to a temporary file beside ``path``, our metadata is added to it, it is
-    flushed to disk, and only then renamed over ``path``. On any failure the temporary file is
+    flushed to disk, and only then given its name. On any failure the temporary file is
     removed, a previous file at ``path`` is left as it was, and ``ModelFileError`` says why.
+    ``overwrite=False`` never replaces a file, not even one that appeared during the save
+    (``ModelFileError`` then; use ``save_with_fallback`` to keep the model anyway).
+    Temporary files left in that folder by killed saves are removed first.
     The model is saved uncompiled, without optimizer state: the file is for predicting.
     """
     path = Path(path)
@@ -72,22 +80,50 @@ def save_bundle(bundle: ModelBundle, path: str | Path) -> Path:
         raise ModelFileError(f"A model file name must end in .keras. Received: {path.name}")
     if not path.parent.is_dir():
         raise ModelFileError(f"Cannot save the model: folder {path.parent} does not exist.")
+    return _save(bundle, [path], overwrite)
+
+
+def _save(bundle: ModelBundle, names: Iterable[Path], overwrite: bool) -> Path:
+    """Write the file once, then give it the first of ``names`` that is free (or the first,
+    replaced, with ``overwrite``)."""
+    names = iter(names)
+    first = next(names)
+    remove_stale_temporaries(first.parent, _TEMP_NAME)
     try:
-        temp = _temp_beside(path)
+        temp = _temp_beside(first)
     except OSError as exc:
-        raise ModelFileError(f"Could not save the model to {path}: {_reason(exc)}") from exc
+        raise ModelFileError(f"Could not save the model to {first}: {_reason(exc)}") from exc
     try:
         _write_model(bundle.model, temp)
         _add_metadata(temp, bundle)
         _flush_to_disk(temp)
-        os.replace(temp, path)
-    except Exception as exc:
+        path = _publish_first(temp, itertools.chain([first], names), overwrite)
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             temp.unlink()
-        raise ModelFileError(f"Could not save the model to {path}: {_reason(exc)}") from exc
+        if not isinstance(exc, Exception):
+            raise
+        if isinstance(exc, FileExistsError):
+            raise ModelFileError(f"Did not save the model to {first}: a file by that name "
+                                 "exists (it was left as it is).") from exc
+        raise ModelFileError(f"Could not save the model to {first}: {_reason(exc)}") from exc
     _flush_folder(path.parent)
     logger.info("Saved model to %s", path)
     return path
+
+
+def _publish_first(temp: Path, names: Iterable[Path], overwrite: bool) -> Path:
+    taken: FileExistsError | None = None
+    for name in names:
+        try:
+            return publish(temp, name, overwrite)
+        except FileExistsError as exc:
+            taken = exc
+    raise taken or FileExistsError("no name to save to")
+
+
+#: Our temporary files: ``.<stem>.<8 hex digits>.tmp.keras``, hidden beside the model file.
+_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{8}\.tmp\.keras")
 
 
 def _temp_beside(path: Path) -> Path:
@@ -96,6 +132,49 @@ def _temp_beside(path: Path) -> Path:
     names = (f".{path.stem}.{secrets.token_hex(4)}.tmp.keras" for _ in range(100))
     return create_new_file((path.with_name(n) for n in names),
                            f"a temporary file beside {path}")
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """Where ``save_with_fallback`` put the model."""
+
+    path: Path
+    #: why the model is not at the path asked for (one sentence), None when it is
+    problem: str | None = None
+
+
+def save_with_fallback(bundle: ModelBundle, path: str | Path,
+                       overwrite: bool = False) -> SavedModel:
+    """Save to ``path``; if that fails (disk full, no permission, the name was taken meanwhile
+    and ``overwrite`` is False...), save a new file in ``paths.models_dir()`` instead, named
+    after ``path``. Never replaces a file unless ``overwrite``. Raises ``ModelFileError`` only
+    when both failed (saying both reasons), so a trained model is not lost to one bad folder.
+    """
+    path = Path(path)
+    try:
+        return SavedModel(save_bundle(bundle, path, overwrite=overwrite))
+    except ModelFileError as failed:
+        logger.warning("%s Saving to the data folder instead.", failed)
+        try:
+            return SavedModel(autosave_bundle(bundle, _slug(path.stem) or "model"), str(failed))
+        except (ModelFileError, OSError) as also:
+            reason = _reason(also.__cause__ or also) if isinstance(also, ModelFileError) \
+                else _reason(also)
+            raise ModelFileError(f"{failed} Saving it to {data_dir()} failed too: "
+                                 f"{reason}") from also
+
+
+def autosave_bundle(bundle: ModelBundle, stem: str) -> Path:
+    """Save ``bundle`` as a new file ``<stem>.keras`` in ``paths.models_dir()`` (``-2``,
+    ``-3``... when taken, also by a file that appears during the save); return its path.
+    Never replaces a file. ``autosave_stem`` makes the usual stem."""
+    try:
+        folder = models_dir()
+    except OSError as exc:
+        raise ModelFileError(f"Could not save the model to {data_dir()}: {_reason(exc)}") from exc
+    names = (folder / (f"{stem}.keras" if n == 1 else f"{stem}-{n}.keras")
+             for n in range(1, 10_000))
+    return _save(bundle, names, overwrite=False)
 
 
 def _write_model(model, temp: Path) -> None:
@@ -159,9 +238,45 @@ def _h5_in_blocks():
     with _h5_lock:  # one save or load at a time puts the methods in and takes them out
         h5py.Group.__setitem__, h5py.Dataset.__array__ = setitem, array
         try:
-            yield
+            with _keras_temporary_folders():
+                yield
         finally:
             h5py.Group.__setitem__, h5py.Dataset.__array__ = original_setitem, original_array
+
+
+#: Keras's temporary folders made during our saves and loads: ``horsehuman-keras-<random>``.
+KERAS_TEMP_PREFIX = "horsehuman-keras-"
+
+
+@contextlib.contextmanager
+def _keras_temporary_folders():
+    """Keras makes a folder in the system temporary folder for each save and load (for
+    "assets") and removes it only when the save ends: a killed one leaves it behind. Ours get
+    a name we recognise, and those left by earlier killed runs are removed when stale."""
+    try:
+        from keras.src.saving import saving_lib
+        original = saving_lib.get_temp_dir
+    except (ImportError, AttributeError) as exc:  # a later Keras: its own names, not cleaned
+        logger.info("Keras's temporary folders are not named by us: %r", exc)
+        yield
+        return
+    _remove_stale_keras_folders()
+    saving_lib.get_temp_dir = lambda: tempfile.mkdtemp(prefix=KERAS_TEMP_PREFIX)
+    try:
+        yield
+    finally:
+        saving_lib.get_temp_dir = original
+
+
+def _remove_stale_keras_folders() -> None:
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(tempfile.gettempdir()):
+            with contextlib.suppress(OSError):
+                if entry.name.startswith(KERAS_TEMP_PREFIX) \
+                        and entry.is_dir(follow_symlinks=False) \
+                        and now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER:
+                    shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _add_metadata(temp: Path, bundle: ModelBundle) -> None:
@@ -195,15 +310,21 @@ def _reason(exc: Exception) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def autosave_path(dataset_root: str | Path, val_accuracy: float | None, stopped: bool) -> Path:
-    """A new, readable file name in ``paths.models_dir()``, never an existing file's.
-
-    For example ``horse-or-human_2026-11-24_1530_val-0.94.keras``; ``_stopped`` marks a run
-    that was stopped early, and ``-2``, ``-3``... keep names unique.
-    """
+def autosave_stem(dataset_root: str | Path, val_accuracy: float | None, stopped: bool) -> str:
+    """A readable file name without ``.keras`` for an automatic save, for example
+    ``horse-or-human_2026-11-24_1530_val-0.94``; ``_stopped`` marks a run stopped early."""
     name = _slug(Path(dataset_root).name) or "model"
     accuracy = "no-val" if val_accuracy is None else f"val-{val_accuracy:.2f}"
-    stem = f"{name}_{datetime.now():%Y-%m-%d_%H%M}_{accuracy}" + ("_stopped" if stopped else "")
+    return f"{name}_{datetime.now():%Y-%m-%d_%H%M}_{accuracy}" + ("_stopped" if stopped else "")
+
+
+def autosave_path(dataset_root: str | Path, val_accuracy: float | None, stopped: bool) -> Path:
+    """A name in ``paths.models_dir()`` no file has now (``-2``, ``-3``... keep names unique).
+
+    Only a suggestion: a file may take the name before it is used. To save without ever
+    replacing a file, use ``autosave_bundle(bundle, autosave_stem(...))``.
+    """
+    stem = autosave_stem(dataset_root, val_accuracy, stopped)
     folder = models_dir()
     candidate = folder / f"{stem}.keras"
     number = 2
@@ -248,6 +369,16 @@ def load_bundle(path: str | Path, class_names: tuple[str, ...] | None = None) ->
                        warnings=tuple(warnings), created=metadata.get("created"))
 
 
+#: What a model file may hold when unpacked, checked from the archive's directory before any
+#: member is read: a crafted file must not fill the memory or the temporary folder. Keras
+#: reads the weights whole into memory and unpacks the archive into the temporary folder.
+MAX_MODEL_BYTES = 2 * 2**30  # all members together; the classic model is ~160 MB
+MAX_MEMBERS = 1000
+#: Members Keras (or we) read whole as text: config, Keras's metadata, ours.
+MAX_SMALL_MEMBER_BYTES = {"config.json": 64 * 2**20, "metadata.json": 2**20,
+                          METADATA_MEMBER: 2**20}
+
+
 def _check_archive(path: Path) -> None:
     if not path.exists():
         raise ModelFileError(f"No model file at {path}.")
@@ -259,21 +390,57 @@ def _check_archive(path: Path) -> None:
             "(in Python: keras.models.load_model('model.h5').save('model.keras')).")
     try:
         with zipfile.ZipFile(path) as archive:
-            if "config.json" not in archive.namelist():
-                raise ModelFileError(f"{path.name} is a zip file but not a Keras model.")
+            members = archive.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
         raise ModelFileError(f"{path.name} is not a Keras model file (.keras): "
                              f"{_reason(exc)}") from exc
+    if "config.json" not in {m.filename for m in members}:
+        raise ModelFileError(f"{path.name} is a zip file but not a Keras model.")
+    _check_members(path, members)
+
+
+def _check_members(path: Path, members: list[zipfile.ZipInfo]) -> None:
+    """Refuse archives with too many or too large members, or names leading out of a folder."""
+    if len(members) > MAX_MEMBERS:
+        raise ModelFileError(f"{path.name} holds {len(members)} files, more than a model file "
+                             f"could (limit {MAX_MEMBERS}); it was not loaded.")
+    if any(_unsafe_name(m.filename) for m in members):
+        raise ModelFileError(f"{path.name} holds files named to be written outside their "
+                             "folder (../ or absolute names); it was not loaded.")
+    for member in members:
+        limit = MAX_SMALL_MEMBER_BYTES.get(member.filename)
+        if limit is not None and member.file_size > limit:
+            raise ModelFileError(f"{path.name} has a {member.filename} of "
+                                 f"{_size(member.file_size)} (limit {_size(limit)}); it was "
+                                 "not loaded.")
+    total = sum(m.file_size for m in members)
+    if total > MAX_MODEL_BYTES:
+        raise ModelFileError(f"{path.name} unpacks to {_size(total)}, more than a model file "
+                             f"may (limit {_size(MAX_MODEL_BYTES)}); it was not loaded.")
+
+
+def _unsafe_name(name: str) -> bool:
+    parts = name.replace("\\", "/").split("/")
+    return name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
+
+
+def _size(size: int) -> str:
+    return f"{size / 2**30:.1f} GB" if size >= 2**30 else f"{size / 2**20:.1f} MB"
 
 
 def _read_metadata(path: Path) -> dict:
     """Our metadata, or {} for a plain Keras file; damaged metadata is an error."""
+    limit = MAX_SMALL_MEMBER_BYTES[METADATA_MEMBER]
     with zipfile.ZipFile(path) as archive:
         if METADATA_MEMBER not in archive.namelist():
             return {}
         try:
-            metadata = json.loads(archive.read(METADATA_MEMBER).decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
+            with archive.open(METADATA_MEMBER) as member:
+                data = member.read(limit + 1)  # never more, whatever the directory claims
+            if len(data) > limit:
+                raise ValueError("too large")
+            metadata = json.loads(data.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError) as exc:
             raise ModelFileError(f"{path.name} has damaged class information.") from exc
     names = metadata.get("class_names") if isinstance(metadata, dict) else None
     if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
@@ -290,11 +457,20 @@ def _load_model(path: Path):
         with _h5_in_blocks():
             return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:
-        if "safe_mode" in str(exc) or "lambda" in str(exc).lower():
-            raise ModelFileError(f"{path.name} contains Python code (a Lambda layer), which "
-                                 "is not loaded for safety.") from exc
-        raise ModelFileError(f"{path.name} could not be loaded as a Keras model: "
-                             f"{_reason(exc)}") from exc
+        raise ModelFileError(_load_failure(path, exc)) from exc
+
+
+def _load_failure(path: Path, exc: Exception) -> str:
+    text = str(exc)
+    if "TFSMLayer" in text:
+        return (f"{path.name} contains a TFSMLayer, which runs an external TensorFlow "
+                "SavedModel (code), and is not loaded for safety.")
+    if "lambda" in text.lower():
+        return (f"{path.name} contains Python code (a Lambda layer), which is not loaded "
+                "for safety.")
+    if "safe_mode" in text:
+        return f"{path.name} contains code, which is not loaded for safety."
+    return f"{path.name} could not be loaded as a Keras model: {_reason(exc)}"
 
 
 def _input_size(model, path: Path) -> int:

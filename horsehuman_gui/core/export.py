@@ -8,8 +8,10 @@ and nothing is overwritten (a CSV needs ``overwrite=True``; a copy whose name is
 from __future__ import annotations
 
 import csv
+import errno
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -17,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from horsehuman_gui.core.files import SkippedFile
-from horsehuman_gui.core.paths import create_new_file
+from horsehuman_gui.core.files import SkippedFile, printable
+from horsehuman_gui.core.paths import create_new_file, publish, remove_stale_temporaries
 
 if TYPE_CHECKING:  # prediction.py imports TensorFlow; exporting must not load it
     from horsehuman_gui.core.prediction import Prediction
@@ -34,13 +36,18 @@ def csv_columns(class_names: Iterable[str]) -> list[str]:
 
 
 def _row(prediction: Prediction, n_classes: int) -> list[str]:
+    path = printable(prediction.path)
     if prediction.error is not None:
-        return [str(prediction.path), "", "", *([""] * n_classes), prediction.error]
+        return [path, "", "", *([""] * n_classes), prediction.error]
     if len(prediction.scores) != n_classes:
-        raise ValueError(f"prediction for {prediction.path} has {len(prediction.scores)} scores "
+        raise ValueError(f"prediction for {path} has {len(prediction.scores)} scores "
                          f"but there are {n_classes} class names")
     scores = [f"{score:.6f}" for score in prediction.scores]
-    return [str(prediction.path), prediction.label, f"{prediction.confidence:.6f}", *scores, ""]
+    return [path, prediction.label, f"{prediction.confidence:.6f}", *scores, ""]
+
+
+#: Our temporary CSV files, ``.<name>.<8 hex digits>.horsehuman.tmp`` beside the CSV.
+_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{8}\.horsehuman\.tmp")
 
 
 def write_csv(predictions: Iterable[Prediction], class_names: Iterable[str], path: str | Path,
@@ -48,28 +55,35 @@ def write_csv(predictions: Iterable[Prediction], class_names: Iterable[str], pat
     """Write one UTF-8 CSV row per prediction (columns: ``csv_columns``); return ``path``.
 
     Rows are written as predictions arrive, to a temporary file beside ``path`` that then
-    replaces it, so a failure never leaves a half-written file. Scores are decimals with 6
-    digits; error rows have an empty label and scores. Raises ``FileExistsError`` when ``path``
-    exists and ``overwrite`` is False.
+    takes its name, so a failure never leaves a half-written file. Scores are decimals with 6
+    digits; error rows have an empty label and scores. Paths are written as
+    ``files.printable`` shows them (a name that is not valid UTF-8 gets ``\\xNN`` escapes
+    instead of failing the whole file). Raises ``FileExistsError`` when ``path`` exists and
+    ``overwrite`` is False, also when it appeared while the rows were written (that file is
+    kept). An ``OSError`` (a full disk...) names ``path``.
     """
     path, class_names = Path(path), list(class_names)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; choose another name or allow overwriting")
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    # os.open with 0o666 lets the umask decide permissions, as for any file the person saves.
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        raise FileExistsError(errno.EEXIST, "already exists", str(path))
+    remove_stale_temporaries(path.parent, _TEMP_NAME)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.horsehuman.tmp")
     try:
-        with open(fd, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(csv_columns(class_names))
-            for prediction in predictions:
-                writer.writerow(_row(prediction, len(class_names)))
-        if path.exists() and not overwrite:  # created meanwhile by someone else: keep theirs
-            raise FileExistsError(f"{path} already exists; choose another name")
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+        # os.open with 0o666 lets the umask decide permissions, as for any file the person saves.
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            # backslashreplace: a stray undecodable byte in a message must not lose the file
+            with open(fd, "w", encoding="utf-8", errors="backslashreplace",
+                      newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(csv_columns(class_names))
+                for prediction in predictions:
+                    writer.writerow(_row(prediction, len(class_names)))
+            publish(temporary, path, overwrite)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    except OSError as exc:  # name the CSV, not the hidden temporary file (or no file at all)
+        raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from exc
     logger.info("wrote %s", path)
     return path
 

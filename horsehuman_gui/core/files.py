@@ -35,6 +35,33 @@ class SkippedFile:
     reason: str
 
 
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def printable(name: str | os.PathLike) -> str:
+    """``name`` (a path or any text) as one line any terminal and any UTF-8 file can hold.
+
+    Bytes of a file name that are not valid UTF-8 (Python keeps each as a lone surrogate)
+    become ``\\xNN``, the byte; newline, tab and carriage return become ``\\n``, ``\\t``,
+    ``\\r``, other control and invisible separator characters ``\\xNN`` / ``\\uNNNN``.
+    Everything else, accents and other scripts included, is unchanged.
+    """
+    text = os.fspath(name)
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _escape(char) for char in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the original byte
+        return f"\\x{code - 0xDC00:02x}"
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    return f"\\x{code:02x}" if code < 0x100 else (
+        f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+
+
 def is_hidden(name: str) -> bool:
     """True for dot-files and the system names above (case-insensitive)."""
     return name.startswith(".") or name.lower() in SYSTEM_NAMES

@@ -12,12 +12,14 @@ while decoding).
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import os
 import re
+import stat
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -163,22 +165,126 @@ def _checked(img: Image.Image) -> Image.Image:
     return img if img.mode in _SAFE_MODES else _to_rgb(img)
 
 
+def _open_regular_file(path: Path) -> BinaryIO:
+    """Open ``path`` for reading without ever blocking: a FIFO (or a device) put where an image
+    was would block ``open()`` for good, in a thread nothing can interrupt. Non-blocking open
+    returns at once; the type is then checked on the descriptor itself (no race with a swap)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
+        | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise ImageError(_os_error_reason(exc, path)) from exc
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ImageError("is a folder, not a file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageError("not a regular file")
+        if st.st_size == 0:
+            raise ImageError("empty file (0 bytes)")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _open(path: str | Path, size: tuple[int, int] | None,
           finish: Callable[[Image.Image], Image.Image]) -> Image.Image:
     """Open, decode and ``finish`` inside the file's lifetime; every failure -> ImageError."""
     path = Path(path)
-    try:
-        handle = open(path, "rb")
-    except OSError as exc:
-        raise ImageError(_os_error_reason(exc, path)) from exc
-    with handle:
+    with _open_regular_file(path) as handle:
         try:
-            if os.fstat(handle.fileno()).st_size == 0:
-                raise ImageError("empty file (0 bytes)")
-            with Image.open(handle) as img:
+            with Image.open(_lean_jpeg(handle)) as img:
                 return finish(_decode(img, size))
         except Exception as exc:
             raise _decode_failure(exc) from exc
+
+
+#: JPEG metadata (EXIF, XMP, ICC, comments...) beyond this is not handed to Pillow: it joins
+#: repeated EXIF segments by copying, so a crafted 50 MB block took ~10 s and ~230 MB per
+#: decode. Real photos carry well under 1 MB.
+MAX_JPEG_METADATA = 2**20
+_MAX_JPEG_SEGMENTS = 10_000
+_STANDALONE = {0x01, *range(0xD0, 0xD8)}
+
+
+def _jpeg_segments(handle: BinaryIO) -> tuple[list[tuple[int, int, bytes]], int] | None:
+    """A JPEG's header segments as (offset, total length, first bytes) and where its scan
+    starts; None when the file is not a JPEG or its header cannot be walked (Pillow judges)."""
+    if handle.read(2) != b"\xff\xd8":
+        return None
+    segments = []
+    while len(segments) < _MAX_JPEG_SEGMENTS:
+        start = handle.tell()
+        head = handle.read(2)
+        while head[:1] == b"\xff" and head[1:] == b"\xff":  # fill bytes
+            start, head = start + 1, b"\xff" + handle.read(1)
+        if len(head) < 2 or head[0] != 0xFF:
+            return None
+        if head[1] in _STANDALONE:
+            segments.append((start, 2, head))
+            continue
+        if head[1] == 0xDA:  # start of scan: image data follows
+            return segments, start
+        length = handle.read(2)
+        if len(length) < 2 or int.from_bytes(length, "big") < 2:
+            return None
+        size = int.from_bytes(length, "big")
+        segments.append((start, size + 2, head + length + handle.read(min(size - 2, 14))))
+        handle.seek(start + size + 2)
+    raise ImageError("unusual JPEG (too many header segments)")
+
+
+def _lean_jpeg(handle: BinaryIO) -> BinaryIO:
+    """``handle``, or for a JPEG with huge metadata an in-memory copy keeping only what
+    decoding needs: the tables, JFIF, the first EXIF segment (orientation), Adobe's colour
+    transform; the rest (more EXIF, XMP, ICC, comments) is dropped unread."""
+    try:
+        found = _jpeg_segments(handle)
+    finally:
+        handle.seek(0)
+    if found is None:
+        return handle
+    segments, scan = found
+    metadata = [s for s in segments if _is_metadata(s[2])]
+    if sum(length for _, length, _ in metadata) <= MAX_JPEG_METADATA:
+        return handle
+    kept, seen = [b"\xff\xd8"], set()
+    for offset, length, head in segments:
+        kind = _metadata_kind(head)
+        if kind is not None:
+            if kind in seen or kind not in _KEPT_METADATA:
+                continue
+            seen.add(kind)
+        handle.seek(offset)
+        kept.append(handle.read(length))
+    handle.seek(scan)
+    kept.append(handle.read())
+    handle.seek(0)
+    logger.debug("JPEG metadata of %d bytes left out", sum(l for _, l, _ in metadata))
+    return io.BytesIO(b"".join(kept))
+
+
+_KEPT_METADATA = {"jfif", "exif", "adobe"}
+
+
+def _is_metadata(head: bytes) -> bool:
+    return 0xE0 <= head[1] <= 0xEF or head[1] == 0xFE
+
+
+def _metadata_kind(head: bytes) -> str | None:
+    """None for segments decoding needs (tables, frame...); else a name for the metadata."""
+    if not _is_metadata(head):
+        return None
+    payload = head[4:]
+    if head[1] == 0xE0 and payload.startswith(b"JFIF"):
+        return "jfif"
+    if head[1] == 0xE1 and payload.startswith(b"Exif\0\0"):
+        return "exif"
+    if head[1] == 0xEE and payload.startswith(b"Adobe"):
+        return "adobe"
+    return "other"
 
 
 def open_rgb(path: str | Path, size: tuple[int, int] | None = None) -> Image.Image:
