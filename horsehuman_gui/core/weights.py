@@ -60,8 +60,7 @@ def source_url(published_url: str, base: str | None = None) -> str:
     base = base or base_url()
     if not base:
         return published_url
-    name = urllib.parse.urlsplit(published_url).path.rsplit("/", 1)[-1]
-    return base.rstrip("/") + "/" + name
+    return base.rstrip("/") + "/" + _file_name(published_url)
 
 
 def cache_dir() -> Path:
@@ -83,7 +82,7 @@ def file_digest(path: Path, expected: str) -> str:
 
 def cached_file(published_url: str, file_hash: str) -> Path | None:
     """The cached copy of the file, if there is one and it still has the published hash."""
-    path = cache_dir() / urllib.parse.urlsplit(published_url).path.rsplit("/", 1)[-1]
+    path = cache_dir() / _file_name(published_url)
     if path.is_file() and file_digest(path, file_hash) == file_hash.lower():
         return path
     return None
@@ -96,8 +95,9 @@ def fetch(published_url: str, file_hash: str, label: str, *,
     not cached.
 
     ``file_hash`` is the published MD5 or SHA-256 hex digest; ``label`` names the weights in
-    messages ("MobileNetV3"). ``on_progress(done_bytes, total_bytes_or_None)`` is called at
-    most every 0.1 s and once at the end; ``should_stop()`` is checked between chunks.
+    messages ("MobileNetV3-Large"). ``on_progress(done_bytes, total_bytes_or_None)`` is called
+    with (0, total) once connected, then at most every 0.1 s, and always at the end;
+    ``should_stop()`` is checked between chunks.
     Raises ``DownloadCancelled`` when stopped and ``WeightsUnavailable`` (one plain sentence)
     when offline, refused by the server, truncated or not the published file. Nothing but a
     verified file is ever left in the cache.
@@ -106,7 +106,7 @@ def fetch(published_url: str, file_hash: str, label: str, *,
     if cached is not None:
         return cached
     url = source_url(published_url, base)
-    target = cache_dir() / urllib.parse.urlsplit(published_url).path.rsplit("/", 1)[-1]
+    target = cache_dir() / _file_name(published_url)
     logger.info("downloading %s weights from %s", label, url)
     handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
@@ -166,6 +166,10 @@ def _copy(response, out, digest, label, on_progress, should_stop) -> None:
             f"kept. {OFFLINE_HINT}")
     if on_progress is not None:
         on_progress(done, total)  # always the last one
+
+
+def _file_name(url: str) -> str:
+    return urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]
 
 
 def _hasher(expected: str):

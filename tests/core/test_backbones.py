@@ -31,13 +31,10 @@ def _photo(size: int) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB").resize((size, size)), "float32")[None]
 
 
-def _safe_round_trip(model, tmp_path, x):
+def _saved(model, tmp_path):
     path = tmp_path / "backbone.keras"
     model.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)  # no custom objects
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-5)
-    return loaded
+    return path
 
 
 def test_the_catalogue_imports_without_tensorflow():
@@ -70,7 +67,10 @@ def test_squeezenet_reproduces_ndfs_forward_pass(squeeze):
 def test_squeezenet_is_frozen_standard_layers_and_loads_in_safe_mode(squeeze, tmp_path):
     assert not squeeze.trainable and squeeze.input_shape == (None, 224, 224, 3)
     assert not [layer for layer in squeeze.layers if type(layer).__name__ == "Lambda"]
-    _safe_round_trip(squeeze, tmp_path, _photo(224))
+    pixels = _photo(224)
+    loaded = keras.saving.load_model(_saved(squeeze, tmp_path), safe_mode=True)  # no custom objects
+    np.testing.assert_allclose(loaded(pixels).numpy(), squeeze(pixels).numpy(), rtol=1e-5,
+                               atol=1e-5)
 
 
 def test_squeezenet_refuses_a_weights_file_with_the_wrong_hash(monkeypatch):
@@ -85,45 +85,53 @@ def test_unknown_names_are_refused():
 
 
 @pytest.fixture
-def served_mobilenet(tmp_path, monkeypatch):
-    """MobileNetV3-Large's no-top weights file, randomly initialised, on a 127.0.0.1 server;
-    BACKBONES["mobilenetv3"] expects its hash. Yields (source model, server)."""
+def serve(monkeypatch):
+    """serve(data): a 127.0.0.1 server holds ``data`` as MobileNetV3-Large's no-top weights
+    file and BACKBONES["mobilenetv3"] expects its hash. Returns the server."""
     from tests.core.test_weights import _Server
 
-    spec = BACKBONES["mobilenetv3"]
+    servers = []
+
+    def start(data: bytes):
+        spec = BACKBONES["mobilenetv3"]
+        server = _Server()
+        servers.append(server)
+        server.files["/mirror/" + spec.weights_url.rsplit("/", 1)[1]] = data
+        monkeypatch.setenv("HORSEHUMAN_WEIGHTS_URL", server.url)
+        monkeypatch.setitem(BACKBONES, "mobilenetv3", dataclasses.replace(
+            spec, weights_hash=hashlib.md5(data).hexdigest()))
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def test_a_downloaded_backbone_loads_the_served_weights(serve, tmp_path):
     keras.utils.set_random_seed(1)
     source = keras.applications.MobileNetV3Large(input_shape=(224, 224, 3), include_top=False,
                                                  weights=None, pooling="avg")
-    path = tmp_path / "weights.h5"
-    source.save(path)  # the legacy HDF5 layout Keras's published weights files have
-    data = path.read_bytes()
-    server = _Server()
-    server.files["/mirror/" + spec.weights_url.rsplit("/", 1)[1]] = data
-    monkeypatch.setenv("HORSEHUMAN_WEIGHTS_URL", server.url)
-    monkeypatch.setitem(BACKBONES, "mobilenetv3", dataclasses.replace(
-        spec, weights_hash=hashlib.md5(data).hexdigest()))
-    yield source, server
-    server.close()
-
-
-def test_a_downloaded_backbone_loads_the_served_weights(served_mobilenet, tmp_path):
-    source, server = served_mobilenet
+    source.save(tmp_path / "weights.h5")  # randomly initialised, in the published files' layout
+    server = serve((tmp_path / "weights.h5").read_bytes())
     progress = []
     model = build_backbone("mobilenetv3", on_progress=lambda *a: progress.append(a))
 
     assert progress[-1][0] == progress[-1][1] > 1_000_000
     assert model.output_shape == (None, BACKBONES["mobilenetv3"].feature_dim)
-    for ours, served in zip(model.get_weights(), source.get_weights()):
+    assert not model.trainable
+    for ours, served in zip(model.get_weights(), source.get_weights(), strict=True):
         np.testing.assert_array_equal(ours, served)
-    x = np.random.default_rng(0).uniform(0, 255, (2, 224, 224, 3)).astype("float32")
-    np.testing.assert_allclose(model.predict(x, verbose=0), source.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-5)
-    _safe_round_trip(model, tmp_path, x)
+    x = np.random.default_rng(0).uniform(0, 255, (1, 224, 224, 3)).astype("float32")
+    expected = source(x).numpy()
+    np.testing.assert_allclose(model(x).numpy(), expected, rtol=1e-5, atol=1e-5)
+    loaded = keras.saving.load_model(_saved(model, tmp_path), safe_mode=True)
+    np.testing.assert_allclose(loaded(x).numpy(), expected, rtol=1e-5, atol=1e-5)
     build_backbone("mobilenetv3")  # cached: no second download
     assert len(server.requests) == 1
 
 
-def test_a_cancelled_download_builds_nothing(served_mobilenet):
+def test_a_cancelled_download_builds_nothing(serve):
+    serve(b"weights" * 100_000)
     with pytest.raises(DownloadCancelled):
         build_backbone("mobilenetv3", should_stop=lambda: True)
     from horsehuman_gui.core.weights import cache_dir
@@ -131,7 +139,8 @@ def test_a_cancelled_download_builds_nothing(served_mobilenet):
     assert list(cache_dir().iterdir()) == []
 
 
-def test_a_wrong_download_names_the_offline_backbone(served_mobilenet, monkeypatch):
+def test_a_wrong_download_names_the_offline_backbone(serve, monkeypatch):
+    serve(b"weights" * 100_000)
     monkeypatch.setitem(BACKBONES, "mobilenetv3", dataclasses.replace(
         BACKBONES["mobilenetv3"], weights_hash="0" * 32))
     with pytest.raises(WeightsUnavailable) as caught:
@@ -139,3 +148,14 @@ def test_a_wrong_download_names_the_offline_backbone(served_mobilenet, monkeypat
     assert "MobileNetV3-Large" in str(caught.value)
     assert BACKBONES[caught.value.fallback].offline
     assert backbones.backbone_spec(caught.value.fallback).name == DEFAULT_BACKBONE
+
+
+@pytest.mark.parametrize("name", [n for n, spec in BACKBONES.items() if not spec.offline])
+def test_each_download_builds_with_its_preprocessing_and_stated_feature_size(name):
+    spec = BACKBONES[name]
+    model = getattr(keras.applications, spec.builder)(
+        input_shape=(spec.input_size, spec.input_size, 3), include_top=False, weights=None,
+        pooling="avg")
+    assert model.output_shape == (None, spec.feature_dim)
+    assert type(model.layers[1]).__name__ == "Rescaling"  # takes 0-255 pixels
+    assert spec.weights_url.startswith("https://storage.googleapis.com/")
