@@ -10,12 +10,13 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QIcon, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QStyle, QTabWidget, QToolBar
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QTabWidget, QToolBar
 
-from horsehuman_gui.ui.about import show_about
+from horsehuman_gui.ui.about import show_about, show_getting_started
 from horsehuman_gui.ui.dataset.dataset_pane import DatasetPane
 from horsehuman_gui.ui.common.model_files import ModelFiles
+from horsehuman_gui.ui.common.resources import action_icon
 from horsehuman_gui.ui.classify.prediction_pane import PredictionPane
 from horsehuman_gui.ui.common.settings import Settings
 from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
@@ -58,37 +59,52 @@ class MainWindow(QMainWindow):
     # --- construction --------------------------------------------------------------------
     def _action(self, text: str, slot, shortcut=None, tip: str = "", icon=None) -> QAction:
         action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if icon is not None:  # the desktop's icon theme, else Qt's built-in icon
-            theme_name, fallback = icon
-            action.setIcon(QIcon.fromTheme(theme_name, self.style().standardIcon(fallback)))
-        action.setToolTip(tip or text.rstrip("…"))
+        if shortcut is not None:  # one sequence, or several (the first is shown in the menu)
+            keys = shortcut if isinstance(shortcut, (list, tuple)) else [shortcut]
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        if icon is not None:  # (theme name, shipped file): the desktop's icon, else ours
+            action.setIcon(action_icon(*icon))
+        action.setToolTip(_tooltip(tip or text, action.shortcut()))
         action.setStatusTip(tip)
         action.triggered.connect(slot)
         return action
 
     def _create_actions(self) -> None:
-        sp = QStyle.StandardPixmap
         self.open_dataset_action = self._action(
             "Open &dataset…", self.choose_dataset, "Ctrl+O",
-            "Open a folder of class folders to train on", ("folder-open", sp.SP_DirOpenIcon))
+            "Open a folder of class folders to train on", ("folder-open", "folder-open.svg"))
         self.open_model_action = self._action(
             "Open &model…", self.choose_model, "Ctrl+Shift+O",
-            "Open a trained model file to classify photos with",
-            ("document-open", sp.SP_FileIcon))
+            "Open a trained model file to classify photos with", ("", "model-open.svg"))
         self.save_model_action = self._action(
             "&Save model as…", self.choose_save_path, "Ctrl+S",
             "Save the current model to a file of your choice",
-            ("document-save-as", sp.SP_DialogSaveButton))
+            ("document-save-as", "document-save-as.svg"))
         self.save_model_action.setEnabled(False)
         self.quit_action = self._action("&Quit", self.close, "Ctrl+Q",
-                                        "Close the app (training in progress is stopped)")
+                                        "Close the app (asks first while training)")
         self.about_action = self._action("&About Horses or Humans", lambda: show_about(self),
                                          tip="Version, dataset credit and licences")
-        self.train_action = self._action("&Train", self._start_training, "Ctrl+T",
+        self.help_action = self._action(
+            "&Getting started", lambda: show_getting_started(self, self.settings.location()),
+            QKeySequence.StandardKey.HelpContents, "The three steps, and where models and "
+            "settings are kept", ("help-contents", "help-contents.svg"))
+        self._create_run_actions()
+        self.prediction_pane.export_csv_action.setIcon(action_icon("", "export-csv.svg"))
+        self.prediction_pane.copy_action.setIcon(action_icon("", "copy-into-folders.svg"))
+
+    def _create_run_actions(self) -> None:
+        self.train_action = self._action("&Train", self._start_training, ["F5", "Ctrl+T"],
                                          "Start training with the settings on the Train tab",
-                                         ("media-playback-start", sp.SP_MediaPlay))
+                                         ("media-playback-start", "media-playback-start.svg"))
+        self.stop_training_action = self._action(
+            "S&top training", self.training_pane.stop, "Shift+F5",
+            "Stop after the current batch; the model so far is kept",
+            ("media-playback-stop", "media-playback-stop.svg"))
+        self.stop_training_action.setEnabled(False)
+        self.classify_action = self._action(
+            "&Classify", self._classify, ["Ctrl+Return", "Ctrl+Enter"],
+            "Classify the pictures listed on the Classify tab", ("", "classify.svg"))
 
     def _create_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -107,14 +123,19 @@ class MainWindow(QMainWindow):
             self.recent_datasets_menu, "recent/datasets", self.open_dataset))
         self.recent_models_menu.aboutToShow.connect(lambda: self._fill_recent(
             self.recent_models_menu, "recent/models", self.open_model))
-        self.menuBar().addMenu("&Help").addAction(self.about_action)
+        run_menu = self.menuBar().addMenu("&Run")
+        run_menu.addActions([self.train_action, self.stop_training_action])
+        run_menu.addSeparator()
+        run_menu.addAction(self.classify_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addActions([self.help_action, self.about_action])
 
     def _create_toolbar(self) -> None:
         bar = QToolBar("Main toolbar", objectName="mainToolbar", movable=False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for action in (self.open_dataset_action, self.train_action, None, self.open_model_action,
-                       self.save_model_action, None, self.prediction_pane.export_csv_action,
-                       self.prediction_pane.copy_action):
+        for action in (self.open_dataset_action, self.train_action, self.stop_training_action,
+                       None, self.open_model_action, self.save_model_action, None,
+                       self.prediction_pane.export_csv_action, self.prediction_pane.copy_action):
             bar.addSeparator() if action is None else bar.addAction(action)
         self.addToolBar(bar)
 
@@ -134,8 +155,7 @@ class MainWindow(QMainWindow):
         self.dataset_pane.scan_failed.connect(self.training_pane.dataset_failed)
         self.training_pane.rescan_needed.connect(self.dataset_pane.rescan)
         self.training_pane.trained.connect(self._trained)
-        self.training_pane.running_changed.connect(
-            lambda running: self.train_action.setEnabled(not running))
+        self.training_pane.running_changed.connect(self._training_running)
         self.models.bundle_changed.connect(self._bundle_changed)
         self.models.opened.connect(lambda _: self.tabs.setCurrentIndex(CLASSIFY_TAB))
         self.tf_loader.started.connect(
@@ -193,6 +213,10 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(TRAIN_TAB)
         self.training_pane.start()
 
+    def _classify(self) -> None:
+        self.tabs.setCurrentIndex(CLASSIFY_TAB)
+        self.prediction_pane.classify()
+
     def _fill_recent(self, menu: QMenu, key: str, opener) -> None:
         menu.clear()
         for path in self.settings.get(key):
@@ -208,6 +232,10 @@ class MainWindow(QMainWindow):
 
     def _trained(self, result, report) -> None:
         self.models.adopt_trained(result, report.root)
+
+    def _training_running(self, running: bool) -> None:
+        self.train_action.setEnabled(not running)
+        self.stop_training_action.setEnabled(running)
 
     def _bundle_changed(self, bundle) -> None:
         self.save_model_action.setEnabled(bundle is not None)
@@ -258,6 +286,12 @@ class MainWindow(QMainWindow):
         self.models.shutdown()
         self.tf_loader.shutdown()
         event.accept()
+
+
+def _tooltip(text: str, shortcut: QKeySequence) -> str:
+    text = text.replace("&", "").rstrip("…")
+    keys = shortcut.toString(QKeySequence.SequenceFormat.NativeText)
+    return f"{text} ({keys})" if keys else text
 
 
 def _dropped_folder(mime) -> Path | None:

@@ -12,7 +12,9 @@ from PySide6.QtWidgets import QMessageBox, QToolBar
 
 from horsehuman_gui import __version__
 from horsehuman_gui.ui.main_window import CLASSIFY_TAB, DATASET_TAB, TRAIN_TAB, MainWindow
+from horsehuman_gui.ui.classify.prediction_pane import PredictionPane
 from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
+from horsehuman_gui.ui.train.training_pane import TrainingPane
 
 TINY = {"training/model": "compact", "training/image_size": 32, "training/epochs": 2,
         "training/batch_size": 4}
@@ -67,6 +69,47 @@ def test_tabs_and_menu_shortcuts(make_window):
     assert not window.save_model_action.isEnabled()  # no model yet
     toolbar = window.findChild(QToolBar, "mainToolbar")
     assert all(action.toolTip() for action in toolbar.actions() if action.text())
+
+
+def test_keys_start_and_stop_training_classify_and_open_help(qtbot, make_window, monkeypatch):
+    calls = []
+    monkeypatch.setattr(TrainingPane, "start", lambda self: calls.append("train"))
+    monkeypatch.setattr(TrainingPane, "stop", lambda self: calls.append("stop"))
+    monkeypatch.setattr(PredictionPane, "classify", lambda self: calls.append("classify"))
+    window = make_window()
+    with qtbot.waitActive(window):  # window shortcuts work in the active window only
+        window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_F5)
+    assert calls == ["train"] and window.tabs.currentIndex() == TRAIN_TAB
+    window._training_running(True)  # as while a run is under way
+    qtbot.keyClick(window, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert calls == ["train", "stop", "classify"] and window.tabs.currentIndex() == CLASSIFY_TAB
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    box = _boxes(window, "gettingStartedBox")[0]
+    assert "Dataset" in box.text() and "Classify" in box.text()
+    assert os.environ["HORSEHUMAN_DATA_DIR"] in box.text()  # where models are saved
+    assert window.settings.location() in box.text()
+
+
+def test_every_toolbar_action_has_an_icon_without_an_icon_theme(make_window):
+    from PySide6.QtGui import QIcon
+
+    theme, paths = QIcon.themeName(), QIcon.themeSearchPaths()
+    QIcon.setThemeName("")  # a minimal desktop: no icon theme at all
+    QIcon.setThemeSearchPaths([])
+    try:
+        window = make_window()
+        toolbar = window.findChild(QToolBar, "mainToolbar")
+        actions = [a for a in toolbar.actions() if not a.isSeparator()]
+        assert len(actions) >= 7
+        for action in actions:
+            pixmap = action.icon().pixmap(24, 24)
+            assert not pixmap.isNull(), action.text()
+            assert len({pixmap.toImage().pixel(x, 12) for x in range(24)}) > 2, action.text()
+    finally:
+        QIcon.setThemeSearchPaths(paths)
+        QIcon.setThemeName(theme)
 
 
 def test_about_names_dataset_author_licence_and_version(make_window):

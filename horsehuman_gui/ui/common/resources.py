@@ -16,6 +16,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 ICON_SVG = "horsehuman-gui.svg"
+ICONS_DIR = "icons"  # the action icons shipped for desktops without an icon theme
 ICON_PNG = "horsehuman-gui.png"
 DESKTOP_FILE = "horsehuman-gui.desktop"
 
@@ -62,3 +63,18 @@ def app_icon():
         except FileNotFoundError as exc:
             logger.warning("%s", exc)
     return icon
+
+
+def action_icon(theme_name: str, file_name: str):
+    """The desktop theme's icon ``theme_name`` when it has one, else the shipped
+    ``icons/<file_name>`` (SVG): a minimal desktop has no theme and Qt's built-in stand-ins are
+    blank pages. An empty icon if neither exists (the action still shows its text)."""
+    from PySide6.QtGui import QIcon
+
+    if theme_name and QIcon.hasThemeIcon(theme_name):
+        return QIcon.fromTheme(theme_name)
+    try:
+        return QIcon(str(resource_path(f"{ICONS_DIR}/{file_name}")))
+    except FileNotFoundError as exc:
+        logger.warning("%s", exc)
+        return QIcon()

@@ -72,6 +72,10 @@ class Settings:
     def sync(self) -> None:
         self._q.sync()
 
+    def location(self) -> str:
+        """Where the settings are kept (a file, or a registry path on Windows)."""
+        return self._q.fileName()
+
 
 def _coerce(kind: type, value: Any) -> Any:
     if kind is bool:
