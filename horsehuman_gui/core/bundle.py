@@ -256,16 +256,32 @@ def _keras_temporary_folders():
     try:
         from keras.src.saving import saving_lib
         original = saving_lib.get_temp_dir
+        saving_lib.file_utils.filter_safe_zipinfos  # noqa: B018 (checked, used below)
     except (ImportError, AttributeError) as exc:  # a later Keras: its own names, not cleaned
         logger.info("Keras's temporary folders are not named by us: %r", exc)
         yield
         return
     _remove_stale_keras_folders()
+    file_utils = saving_lib.file_utils
+    original_extract = file_utils.extract_open_archive
+
+    def extract(archive, path="."):
+        """Into our folders only what they are for: ``assets/``. Keras unpacks the whole
+        archive (the weights again, 160 MB for the classic model) whenever it holds more than
+        three files, and ours hold four."""
+        if isinstance(archive, zipfile.ZipFile) and Path(path).name.startswith(KERAS_TEMP_PREFIX):
+            assets = [m for m in archive.infolist() if m.filename.startswith("assets/")]
+            archive.extractall(path, members=list(file_utils.filter_safe_zipinfos(assets, path)))
+        else:
+            original_extract(archive, path)
+
     saving_lib.get_temp_dir = lambda: tempfile.mkdtemp(prefix=KERAS_TEMP_PREFIX)
+    file_utils.extract_open_archive = extract
     try:
         yield
     finally:
         saving_lib.get_temp_dir = original
+        file_utils.extract_open_archive = original_extract
 
 
 def _remove_stale_keras_folders() -> None:

@@ -252,3 +252,17 @@ def test_a_tfsmlayer_is_not_called_a_lambda(saved_model, monkeypatch):
 def test_our_own_files_still_load(saved_model):
     assert load_bundle(saved_model).model.predict(
         np.zeros((1, 32, 32, 3), np.uint8), verbose=0).shape == (1, 1)
+
+
+def test_loading_unpacks_only_assets_into_the_temporary_folder(saved_model, monkeypatch):
+    from keras.src.saving import saving_lib
+    close, unpacked = saving_lib.DiskIOStore.close, []
+
+    def spy(store):
+        if store.mode == "r" and store.tmp_dir:
+            unpacked.extend(p.name for p in Path(store.tmp_dir).rglob("*") if p.is_file())
+        return close(store)
+
+    monkeypatch.setattr(saving_lib.DiskIOStore, "close", spy)
+    assert load_bundle(saved_model).class_names == ("blue", "red")
+    assert unpacked == []  # not model.weights.h5, config.json... again
