@@ -19,8 +19,6 @@ def test_micro_batches_give_the_same_update_as_whole_batches():
     y = rng.integers(0, 2, (10, 1)).astype(np.float32)
     weights, losses = [], []
     for size in (None, 4):  # 4 + 4 + 2: unequal slices are weighted by their size
-        from horsehuman_gui.core.models import keras
-
         keras.utils.set_random_seed(3)
         model = build_model("classic", 32, 2)
         with micro_batches(model, size):
