@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from horsehuman_gui.core import health
 from horsehuman_gui.core.dataset_summary import report_to_json, summary_lines
 from horsehuman_gui.core.errors import DatasetError
@@ -43,7 +41,7 @@ __all__ = ["Finding", "LabeledImage", "ScanCancelled", "ScanReport", "SkippedFil
            "report_to_json", "scan_dataset", "summary_lines"]
 
 TRAIN_NAMES = ("train", "training")
-VALIDATION_NAMES = ("validation", "valid", "val", "test")  # "valid": Kaggle's and Roboflow's
+VALIDATION_NAMES = ("validation", "valid", "val", "test")  # valid/: Kaggle's, Roboflow's
 IMBALANCE_RATIO = 1.5
 #: verification threads: Pillow releases the GIL while decoding, more than 4 only adds contention
 _WORKERS = max(2, min(4, os.cpu_count() or 2))
@@ -202,18 +200,6 @@ def _verify(candidates: list[Path], on_progress: ProgressFn | None,
     return reasons
 
 
-def _imbalance(counts: dict[str, int]) -> str | None:
-    present = {k: v for k, v in counts.items() if v > 0}
-    if len(present) < 2:
-        return None
-    big, small = max(present, key=present.get), min(present, key=present.get)
-    ratio = present[big] / present[small]
-    if ratio <= IMBALANCE_RATIO:
-        return None
-    return (f"classes are imbalanced: {big} has {present[big]} training images, {small} has "
-            f"{present[small]} ({ratio:.1f}x); accuracy alone can mislead")
-
-
 def _walk_classes(folders, names, skipped, roots) -> dict[str, dict[str, list[Path]]]:
     """part -> class name -> candidate image paths (walked recursively).
 
@@ -315,6 +301,17 @@ def _grouped(items, infos):
     return ids, labelled, links, tuple(sorted(fired.items()))
 
 
+def _assign(layout, items, ids, kept, parts, folders, usable, fraction, seed):
+    """(whether each item is in validation, warnings): the folders' parts for "split", else
+    whole near-duplicate groups held out per class (``groups.split_groups``)."""
+    if layout == "split":
+        return ([part == "validation" for part, _, _ in items],
+                _part_warnings(kept, parts, folders, usable))
+    in_validation = split_groups([label for _, label, _ in items], ids, fraction, seed)
+    return in_validation, [f"class {n} has only 1 usable image; it is used for training only"
+                           for n in kept if len(usable["all"][n]) == 1]
+
+
 def _build_report(root, layout, parts, folders, names, usable, infos, skipped, fraction, seed):
     kept = [n for n in names if any(per_class.get(n) for per_class in usable.values())]
     warnings = [f"class folder {n} has no usable images; left out" for n in names
@@ -325,13 +322,8 @@ def _build_report(root, layout, parts, folders, names, usable, infos, skipped, f
                            "need at least 2")
     items = _items(kept, usable)
     ids, labelled, links, fired = _grouped(items, infos)
-    if layout == "split":
-        in_validation = [part == "validation" for part, _, _ in items]
-        warnings += _part_warnings(kept, parts, folders, usable)
-    else:
-        in_validation = split_groups([label for _, label, _ in items], ids, fraction, seed)
-        warnings += [f"class {n} has only 1 usable image; it is used for training only"
-                     for n in kept if len(usable["all"][n]) == 1]
+    in_validation, more = _assign(layout, items, ids, kept, parts, folders, usable, fraction, seed)
+    warnings += more
     checked = [health.Item(infos[path], label, "validation" if held else "train")
                for (_, label, path), held in zip(items, in_validation)]
     empty = [folders[part][n] for part in parts for n in names
@@ -348,7 +340,7 @@ def _build_report(root, layout, parts, folders, names, usable, infos, skipped, f
         skipped=tuple(sorted(skipped, key=lambda s: s.path.parts)), warnings=(),
         validation_split=float(fraction) if layout == "classes" else None, seed=seed,
         findings=tuple(findings), blocking_problems=tuple(blocking), grouping_links=fired)
-    imbalance = _imbalance(report.counts("train"))
+    imbalance = health.imbalance_warning(report.counts("train"), IMBALANCE_RATIO)
     warnings += [imbalance] if imbalance else []
     if not report.validation:
         warnings.append("no validation images: accuracy on unseen images cannot be measured")

@@ -185,3 +185,16 @@ def leak_warnings(findings: Sequence[Finding], train: Path, validation: Path) ->
     return [f"{count} {images} in {validation.name}/ {have} a copy or near-duplicate in "
             f"{train.name}/ ({len(leaked)} set{'s' * (len(leaked) != 1)}, listed in the "
             "findings): validation accuracy will look better than accuracy on new pictures"]
+
+
+def imbalance_warning(counts: dict[str, int], ratio: float) -> str | None:
+    """A warning when the largest class has more than ``ratio`` times the smallest's images."""
+    present = {k: v for k, v in counts.items() if v > 0}
+    if len(present) < 2:
+        return None
+    big, small = max(present, key=present.get), min(present, key=present.get)
+    found = present[big] / present[small]
+    if found <= ratio:
+        return None
+    return (f"classes are imbalanced: {big} has {present[big]} training images, {small} has "
+            f"{present[small]} ({found:.1f}x); accuracy alone can mislead")

@@ -25,7 +25,8 @@ def test_small_images_and_extreme_aspect_ratios():
 
 
 def test_duplicates_are_sorted_by_how_bad_they_are():
-    items = [Item(info("a/1.png", pixels="x"), 0, "train"), Item(info("a/2.png", pixels="x"), 0, "train"),
+    items = [Item(info("a/1.png", pixels="x"), 0, "train"),
+             Item(info("a/2.png", pixels="x"), 0, "train"),
              Item(info("a/3.png"), 0, "train"), Item(info("b/4.png"), 1, "validation"),
              Item(info("a/5.png"), 0, "train"), Item(info("a/6.png"), 0, "validation")]
     links = [Link(0, 1, SAME_BYTES), Link(2, 3, SIMILAR), Link(4, 5, SIMILAR),
@@ -44,7 +45,8 @@ def test_small_classes_and_classes_without_validation():
     groups = list(range(12)) + [12, 12, 12]
     findings = health.class_findings(items, ("a", "b"), groups, "classes")
     assert [(f.kind, len(f.files)) for f in findings] == [("few images", 3), ("no validation", 3)]
-    assert findings[0].message == "class b has only 3 images; a class needs about 10 or more to learn from"
+    assert findings[0].message == \
+        "class b has only 3 images; a class needs about 10 or more to learn from"
     assert health.class_findings(items, ("a", "b"), groups, "split")[1:] == []
 
 
