@@ -25,7 +25,7 @@ class WeightsUnavailable(HorsehumanError):
     """Pretrained weights cannot be had: no connection, a refused download, a damaged file.
 
     The message is one plain sentence for a person; ``fallback`` names the backbone that works
-    without a download (what the UI offers instead).
+    without a download (what the UI offers instead), empty when the offline one itself failed.
     """
 
     def __init__(self, message: str, fallback: str = "squeezenet"):
