@@ -15,7 +15,8 @@ Signals, each a link between two files (union-find joins the links into groups):
   link (their thumbnail has nothing to correlate). Crops of more than a few percent are missed;
 * ``"name series"``: the same folder and the same name before a trailing index, where that name
   itself carries a short number (``horse05-3.png`` and ``horse05-7.png``: renders of figure 05;
-  ``horse06-1.png`` is another series);
+  ``horse06-1.png`` is another series); a series holding most of a big folder is a naming
+  scheme and links nothing;
 * ``"burst"``: camera counters (``IMG_0412`` .. ``IMG_0419``: a name without its own number) a few
   numbers apart in the same folder, linked only when also taken within ``BURST_SECONDS`` (EXIF
   DateTimeOriginal) or their hashes are within ``BURST_HASH_DISTANCE`` bits: a counter alone says
@@ -32,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +56,9 @@ DEFAULT_SIGNALS = (SAME_BYTES, SAME_PIXELS, SIMILAR, NAME_SERIES, BURST)
 HASH_DISTANCE = 8  # of 64 bits; re-encoded, resized, slightly shifted copies measure 0-3
 BURST_HASH_DISTANCE = 16
 BURST_GAP = 5  # counter numbers
+#: a name series holding more than this share of a folder of at least SCHEME_MIN files is a
+#: naming scheme (``set1_0001`` .. ``set1_0999``), not renders of one subject: not a link
+SCHEME_SHARE, SCHEME_MIN = 0.5, 20
 BURST_SECONDS = 10.0
 THUMB_CORRELATION = 0.95  # re-encoded, resized, shifted copies: > 0.98; other frames: 0.3-0.95
 _THUMB = (16, 16)
@@ -253,8 +258,11 @@ def name_links(paths: Sequence[Path], infos: Sequence[ImageInfo | None] | None =
         if parsed is not None:
             prefix, number, has_id = parsed
             series.setdefault((path.parent, prefix.lower(), has_id), []).append((number, i))
+    per_folder = Counter(path.parent for path in paths)
     links = []
-    for (_, _, has_id), members in series.items():
+    for (folder, _, has_id), members in series.items():
+        if per_folder[folder] >= SCHEME_MIN and len(members) > SCHEME_SHARE * per_folder[folder]:
+            continue  # most of a big folder: a naming scheme, not one subject
         members.sort()
         for (n1, a), (n2, b) in zip(members, members[1:]):
             if has_id:

@@ -92,6 +92,14 @@ def test_name_series(tmp_path, names, linked):
     assert (NAME_SERIES in _signals_between(infos, 0, 1)) == linked
 
 
+def test_a_naming_scheme_for_a_whole_folder_is_no_series(tmp_path):
+    paths = [save(scene(i, 16), tmp_path / "set1" / f"set1_{i:04d}.png") for i in range(20)]
+    paths += [save(scene(50 + i, 16), tmp_path / "few" / f"fig1_{i}.png") for i in range(3)]
+    ids = [g.group for g in group_images(_infos(paths))]
+    assert len(set(ids[:20])) == 20  # 20 files, all one "series": a scheme
+    assert len(set(ids[20:])) == 1
+
+
 def test_name_series_stay_within_their_folder(tmp_path):
     paths = [save(scene(1), tmp_path / "a" / "horse05-1.png"),
              save(scene(2), tmp_path / "b" / "horse05-2.png")]
