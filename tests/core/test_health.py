@@ -37,6 +37,10 @@ def test_duplicates_are_sorted_by_how_bad_they_are():
         ("duplicate", ["1.png", "2.png"])]
     assert "the same picture 2 times in class a: a/1.png, a/2.png" == findings[2].message
     assert findings[0].message.startswith("near-identical pictures in classes a, b")
+    items[1] = Item(info("a/2.png", pixels="y"), 0, "train")
+    near = health.duplicate_findings(items, links, ("a", "b"), ROOT)[2]
+    assert (near.kind, near.message) == ("near duplicate",
+                                         "2 near-identical pictures in class a: a/1.png, a/2.png")
 
 
 def test_small_classes_and_classes_without_validation():
