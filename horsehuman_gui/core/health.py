@@ -87,9 +87,9 @@ def duplicate_findings(items: Sequence[Item], links: Sequence[Link], classes: Se
                     f"memory, not learning): {_names(paths, root)}")
         else:
             kind = DUPLICATE if exact else NEAR_DUPLICATE
-            text = (f"the same picture {len(paths)} times" if exact else
-                    f"{len(paths)} near-identical pictures") + \
-                f" in class {classes[labels[0]]}: {_names(paths, root)}"
+            count = (f"the same picture {len(paths)} times" if exact
+                     else f"{len(paths)} near-identical pictures")
+            text = f"{count} in class {classes[labels[0]]}: {_names(paths, root)}"
         findings.append(Finding(kind, text, tuple(paths)))
     order = (LABEL_CONFLICT, ACROSS_PARTS, DUPLICATE, NEAR_DUPLICATE)
     return sorted(findings, key=lambda f: (order.index(f.kind), f.files[0].parts))
