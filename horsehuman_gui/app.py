@@ -71,9 +71,58 @@ def main(argv: list[str] | None = None) -> int:
         return _launcher_command(args)
     app = create_application()
     window = create_main_window(app)
+    install_quit_signals(window)
     _after_first_paint(window, lambda: _started(window, args))
     window.show()
     return app.exec()
+
+
+#: Signals that end the app the way closing the window does, keeping a model in training:
+#: SIGTERM (a logout, ``kill``) and SIGHUP (the terminal it was started from was closed).
+QUIT_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+def install_quit_signals(window) -> None:
+    """Make QUIT_SIGNALS call ``on_quit_signal(window)`` promptly.
+
+    Python runs a signal handler only when the interpreter next gets control, and Qt's event
+    loop in C++ may not give it any for a long time: ``signal.set_wakeup_fd`` writes a byte to a
+    socket that a QSocketNotifier watches, and reading it in Python lets the handler run.
+    """
+    import signal
+    import socket
+
+    from PySide6.QtCore import QSocketNotifier
+
+    receiver, sender = socket.socketpair()
+    for end in (receiver, sender):
+        end.setblocking(False)
+    try:
+        signal.set_wakeup_fd(sender.fileno())
+    except ValueError:  # not the main thread: leave Python's default handling alone
+        return
+    notifier = QSocketNotifier(receiver.fileno(), QSocketNotifier.Type.Read, window)
+    notifier.activated.connect(lambda *_: _drain(receiver))
+    for name in QUIT_SIGNALS:
+        if hasattr(signal, name):  # SIGHUP does not exist on Windows
+            signal.signal(getattr(signal, name), lambda signum, frame: on_quit_signal(window))
+    window._quit_signal_wakeup = (receiver, sender, notifier)
+
+
+def on_quit_signal(window) -> None:
+    """Close the window at the next turn of the event loop, keeping a model in training."""
+    from PySide6.QtCore import QTimer
+
+    logger.info("asked to quit by a signal: closing (a model in training is kept)")
+    QTimer.singleShot(0, window.close_keeping_model)
+
+
+def _drain(receiver) -> None:
+    try:
+        while receiver.recv(64):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
 
 
 #: Seconds a thread may hold the GIL while another waits (Python's default is 0.005).

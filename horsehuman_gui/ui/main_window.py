@@ -1,7 +1,9 @@
 """The main window composes the panes, the menus and the toolbar; the panes do the work.
 
 Tabs: Dataset, Train, Classify (the PredictionPane). Closing stops every worker and waits for it,
-so no QThread outlives the window.
+so no QThread outlives the window. A training run is never thrown away unasked: closing asks
+(keep, the default: stop after the batch, save, then close; discard; cancel), SIGTERM and SIGHUP
+keep without asking (``close_keeping_model``), and opening another dataset asks first.
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QTabWidget, QToolBar
 
 from horsehuman_gui.ui.about import show_about, show_getting_started
 from horsehuman_gui.ui.dataset.dataset_pane import DatasetPane
+from horsehuman_gui.ui.common import questions
 from horsehuman_gui.ui.common.model_files import ModelFiles
 from horsehuman_gui.ui.common.resources import action_icon
 from horsehuman_gui.ui.classify.prediction_pane import PredictionPane
@@ -35,6 +38,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Horses or Humans")
         self.settings = settings
         self.tf_loader = tf_loader
+        self._closing_after_training = False  # "keep": the window closes once the run has ended
+        self._pending_dataset: Path | None = None  # opened once the stopped run has ended
         self.dataset_pane = DatasetPane(settings)
         self.training_pane = TrainingPane(settings, tf_loader)
         self.prediction_pane = PredictionPane(settings, tf_loader)
@@ -184,8 +189,27 @@ class MainWindow(QMainWindow):
             self.open_dataset(folder)
 
     def open_dataset(self, path) -> None:
+        """Open ``path`` as the dataset; while a run trains, only once the person agreed to
+        stop it (its model is kept) and it has ended."""
+        path = Path(path)
+        if self.training_pane.is_running():
+            running_on = self.training_pane.run_root()
+            if questions.ask_open_during_training(
+                    self, running_on.name if running_on else "the dataset",
+                    path.name or str(path)) != questions.STOP:
+                return
+            self._pending_dataset = path
+            self.training_pane.stop()
+            return
         self.tabs.setCurrentIndex(DATASET_TAB)
-        self.dataset_pane.open_dataset(Path(path))
+        self.dataset_pane.open_dataset(path)
+
+    def close_keeping_model(self) -> None:
+        """Close as Ctrl+Q does, keeping a model in training without asking (SIGTERM, SIGHUP)."""
+        if self.training_pane.is_running():
+            self._close_after_training()
+        else:
+            self.close()
 
     def choose_model(self) -> None:
         start = self.settings.get("paths/last_model") or str(Path.home())
@@ -236,6 +260,20 @@ class MainWindow(QMainWindow):
     def _training_running(self, running: bool) -> None:
         self.train_action.setEnabled(not running)
         self.stop_training_action.setEnabled(running)
+        if running:
+            return
+        if self._closing_after_training:  # the model is kept (its save runs): close now
+            QTimer.singleShot(0, self.close)
+        elif self._pending_dataset is not None:
+            path, self._pending_dataset = self._pending_dataset, None
+            self.open_dataset(path)
+
+    def _close_after_training(self) -> None:
+        self._closing_after_training = True
+        self.centralWidget().setEnabled(False)
+        self.show_status("Stopping after the current batch and saving the model; the window "
+                         "closes then…")
+        self.training_pane.stop()
 
     def _bundle_changed(self, bundle) -> None:
         self.save_model_action.setEnabled(bundle is not None)
@@ -275,6 +313,9 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(tab if 0 <= tab < self.tabs.count() else DATASET_TAB)
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        if self._training_holds_close():
+            event.ignore()
+            return
         self.settings.set("window/geometry", self.saveGeometry())
         self.settings.set("window/state", self.saveState())
         self.settings.set("window/tab", self.tabs.currentIndex())
@@ -286,6 +327,19 @@ class MainWindow(QMainWindow):
         self.models.shutdown()
         self.tf_loader.shutdown()
         event.accept()
+
+    def _training_holds_close(self) -> bool:
+        """True when a running training run keeps the window open: the person cancelled, or
+        chose to keep the model (the window closes once the run has ended)."""
+        if not self.training_pane.is_running():
+            return False
+        if not self._closing_after_training:
+            choice = questions.ask_close_during_training(self)
+            if choice == questions.DISCARD:
+                return False
+            if choice == questions.KEEP:
+                self._close_after_training()
+        return True
 
 
 def _tooltip(text: str, shortcut: QKeySequence) -> str:

@@ -55,6 +55,26 @@ def test_window_shows_before_tensorflow_and_quits_by_itself(tmp_path, class_fold
     assert list((tmp_path / "config").rglob("*.conf")) or list((tmp_path / "config").rglob("*.ini"))
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP"])
+def test_a_quit_signal_closes_the_window_the_normal_way(tmp_path, signal_name):
+    """A logout or a closed terminal: the window closes as Ctrl+Q does (settings saved, a model
+    in training kept, see test_training_guard.py) instead of the process dying on the spot."""
+    import signal
+
+    env = _env(tmp_path, HORSEHUMAN_GUI_REPORT_SHOWN="1")
+    process = subprocess.Popen([sys.executable, "-m", "horsehuman_gui"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().startswith("{")  # the window is on screen
+        process.send_signal(getattr(signal, signal_name))
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert list((tmp_path / "config").rglob("*.conf")), "settings were not saved on close"
+
+
 def test_parse_args_accepts_dataset_and_model():
     args = app_module.parse_args(["/data/set", "--model", "m.keras", "-vv"])
     assert args.dataset == Path("/data/set")

@@ -40,6 +40,7 @@ class TrainingPane(QWidget):
         self._task: Task | None = None
         self._awaiting_scan: TrainConfig | None = None  # a run waiting for the dataset rescan
         self._awaiting_tf: TrainConfig | None = None  # a run waiting for TensorFlow to load
+        self._run_root = None  # the dataset folder of the run the plot and log show
         self._closed = False
         self.form = TrainingForm(settings)
         self.form.changed.connect(self.form.save)
@@ -140,6 +141,9 @@ class TrainingPane(QWidget):
         """The dataset to train on (None: no dataset). Starts a pending run once it matches."""
         self._report = report
         self.dataset_label.setText(_dataset_text(report))
+        if self._task is None and self._run_root is not None and \
+                (report is None or report.root != self._run_root):
+            self._clear_run()  # the plot and log belong to another dataset
         config = self._awaiting_scan
         if config is not None and report is not None and self._matches(report, config):
             self._awaiting_scan = None
@@ -152,6 +156,15 @@ class TrainingPane(QWidget):
         return report.validation_split == config.validation_split and report.seed == config.seed
 
     # --- start / stop --------------------------------------------------------------------
+    def is_running(self) -> bool:
+        """True while a worker trains (a run still waiting for a rescan or TensorFlow has
+        learnt nothing yet)."""
+        return self._task is not None
+
+    def run_root(self):
+        """The dataset folder of the run shown in the plot and log (None before any run)."""
+        return self._run_root
+
     def is_training(self) -> bool:
         return self._task is not None or self._awaiting_scan is not None \
             or self._awaiting_tf is not None
@@ -214,6 +227,7 @@ class TrainingPane(QWidget):
             return
         self._awaiting_tf = None
         report = self._report
+        self._run_root = report.root
         self.plot.clear(config.epochs)
         self.log.clear()
         self.progress.setRange(0, 0)  # busy until the first batch reports its count
@@ -230,6 +244,15 @@ class TrainingPane(QWidget):
         self._task.start()
         self.status_message.emit(f"Training the {config.model} network on {len(report.train)} "
                                  f"images for {config.epochs} epochs…")
+
+    def _clear_run(self) -> None:
+        self._run_root = None
+        if self._plot is not None:
+            self._plot.clear()
+        self.log.clear()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("Not started")
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
