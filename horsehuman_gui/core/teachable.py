@@ -1,5 +1,8 @@
 """Teachable Machine's "Keras" export (``keras_model.h5`` + ``labels.txt``), opened on Keras 3.
 
+Accepted as the ``.h5`` file, the folder holding both files, or the ``converted_keras.zip``
+Teachable Machine downloads (read through ``core.safe_zip`` into a temporary folder).
+
 Teachable Machine saves with tf.keras 2, whose ``DepthwiseConv2D`` config carries
 ``"groups": 1``; Keras 3's ``DepthwiseConv2D`` rejects that argument, so ``load_model`` fails.
 Here the file is loaded with a ``DepthwiseConv2D`` that drops ``groups`` when it is 1 (the only
@@ -15,8 +18,11 @@ No TensorFlow at import time.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
+import tempfile
+import zipfile
 from pathlib import Path
 
 from horsehuman_gui.core.bundle import ModelBundle
@@ -37,9 +43,28 @@ def _files(path: str | Path) -> tuple[Path, Path]:
     return model, model.parent / LABELS_FILE
 
 
+def _zip_members(path: Path) -> tuple[str, str] | None:
+    """The (model, labels) member names of a Teachable Machine zip, or None."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.startswith("__MACOSX/")]
+    except (zipfile.BadZipFile, OSError):
+        return None
+    for name in names:
+        if name.rsplit("/", 1)[-1] == MODEL_FILE:
+            labels = name[:-len(MODEL_FILE)] + LABELS_FILE
+            if labels in names:
+                return name, labels
+    return None
+
+
 def is_teachable_machine(path: str | Path) -> bool:
     """True when ``path`` (an ``.h5`` file, or a folder holding ``keras_model.h5``) is a Keras
-    HDF5 model with a ``labels.txt`` beside it, as Teachable Machine exports. Never raises."""
+    HDF5 model with a ``labels.txt`` beside it, or a zip holding both, as Teachable Machine
+    exports. Never raises."""
+    path = Path(path)
+    if path.suffix.lower() == ".zip" and path.is_file():
+        return _zip_members(path) is not None
     model, labels = _files(path)
     if model.suffix.lower() not in (".h5", ".hdf5") or not model.is_file() \
             or not labels.is_file():
@@ -110,10 +135,14 @@ def _with_preprocessing(inner, image_size: int):
 def load_teachable_machine(path: str | Path) -> ModelBundle:
     """Load a Teachable Machine Keras export as a ``ModelBundle`` ready to predict.
 
-    ``path`` is ``keras_model.h5`` (any ``.h5`` name) or the folder holding it; class names
-    come from ``labels.txt`` beside it. The bundle's model takes 0-255 RGB at its input size
-    (224 for Teachable Machine image models). Raises ``ModelFileError`` with a plain message.
+    ``path`` is ``keras_model.h5`` (any ``.h5`` name), the folder holding it, or Teachable
+    Machine's zip; class names come from ``labels.txt`` beside it. The bundle's model takes
+    0-255 RGB at its input size (224 for Teachable Machine image models). Raises
+    ``ModelFileError`` with a plain message.
     """
+    path = Path(path)
+    if path.suffix.lower() == ".zip":
+        return _load_zip(path)
     model_path, labels_path = _files(path)
     if not model_path.is_file():
         raise ModelFileError(f"No model file at {model_path}.")
@@ -140,3 +169,24 @@ def _input_size(model, path: Path) -> int:
         raise ModelFileError(f"{path.name} does not take square RGB images of a fixed size "
                              f"(its input shape is {shape}).")
     return int(shape[1])
+
+
+def _load_zip(path: Path) -> ModelBundle:
+    from horsehuman_gui.core.safe_zip import UnsafeArchiveError, check_members, safe_extract
+
+    wanted = _zip_members(path) if path.is_file() else None
+    if wanted is None:
+        raise ModelFileError(f"{path.name} does not hold a Teachable Machine Keras model "
+                             f"({MODEL_FILE} and {LABELS_FILE}).")
+    with tempfile.TemporaryDirectory(prefix="horsehuman-tm-") as folder:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = [m for m in check_members(archive) if m.info.filename in wanted]
+                if len(members) != 2:
+                    raise UnsafeArchiveError(f"{MODEL_FILE} or {LABELS_FILE} is not a file")
+                # Both sit in one folder of the zip: extracted without it, side by side.
+                safe_extract(archive, folder, members, strip=len(members[0].parts) - 1)
+        except (UnsafeArchiveError, zipfile.BadZipFile, OSError) as exc:
+            raise ModelFileError(f"{path.name} cannot be opened: {exc}") from exc
+        bundle = load_teachable_machine(Path(folder) / MODEL_FILE)  # read whole into memory
+    return dataclasses.replace(bundle, path=path)

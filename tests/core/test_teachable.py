@@ -147,3 +147,35 @@ def test_lambda_layers_stay_refused(tmp_path):
     (folder / "labels.txt").write_text("0 a\n1 b\n")
     with pytest.raises(ModelFileError, match="Lambda"):
         load_teachable_machine(folder)
+
+
+def test_teachable_machines_zip_opens_as_it_is(export, original, tmp_path):
+    import zipfile
+
+    download = tmp_path / "converted_keras.zip"
+    with zipfile.ZipFile(download, "w") as archive:
+        archive.write(export / "keras_model.h5", "keras_model.h5")
+        archive.write(export / "labels.txt", "labels.txt")
+        archive.writestr("__MACOSX/._labels.txt", b"junk")
+    assert is_teachable_machine(download)
+    bundle = load_teachable_machine(download)
+    assert bundle.class_names == ("Horses", "Humans") and bundle.path == download
+    pixels = np.full((1, SIZE, SIZE, 3), 200, np.float32)
+    np.testing.assert_allclose(bundle.model(pixels).numpy(),
+                               original(pixels / 127.5 - 1.0).numpy(), atol=1e-5)
+
+
+def test_other_zips_are_not_teachable_machine(tmp_path):
+    import zipfile
+
+    path = tmp_path / "photos.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("labels.txt", "0 a\n")
+    assert not is_teachable_machine(path)
+    with pytest.raises(ModelFileError, match="does not hold"):
+        load_teachable_machine(path)
+    with zipfile.ZipFile(path, "w") as archive:  # the right names, but escaping the folder
+        archive.writestr("../keras_model.h5", b"x")
+        archive.writestr("../labels.txt", "0 a\n")
+    with pytest.raises(ModelFileError, match="cannot be opened"):
+        load_teachable_machine(path)
