@@ -161,6 +161,8 @@ class MainWindow(QMainWindow):
         self.training_pane.rescan_needed.connect(self.dataset_pane.rescan)
         self.training_pane.trained.connect(self._trained)
         self.training_pane.running_changed.connect(self._training_running)
+        self.training_pane.startable_changed.connect(lambda startable: self.train_action.setEnabled(
+            startable and not self.training_pane.is_training()))
         self.models.bundle_changed.connect(self._bundle_changed)
         self.models.opened.connect(lambda _: self.tabs.setCurrentIndex(CLASSIFY_TAB))
         self.tf_loader.started.connect(
@@ -258,7 +260,7 @@ class MainWindow(QMainWindow):
         self.models.adopt_trained(result, report.root)
 
     def _training_running(self, running: bool) -> None:
-        self.train_action.setEnabled(not running)
+        self.train_action.setEnabled(not running and self.training_pane.can_start())
         self.stop_training_action.setEnabled(running)
         if running:
             return

@@ -142,3 +142,20 @@ def test_stopping_to_open_another_dataset_keeps_the_run_and_clears_the_train_tab
     assert split_folders.name in pane.dataset_label.text()
     assert pane.log.toPlainText() == "" and pane.progress.format() == "Not started"
     assert sum(pane.plot.point_counts().values()) == 0  # no curve of the other dataset's run
+
+
+def test_a_dataset_with_a_blocking_problem_cannot_be_trained_on(qtbot, window, class_folders):
+    from dataclasses import replace
+
+    with qtbot.waitSignal(window.dataset_pane.report_changed, timeout=30_000) as blocker:
+        window.open_dataset(class_folders)
+    assert window.train_action.isEnabled()
+    blocked = replace(blocker.args[0], blocking_problems=("class red has only 1 usable picture",))
+    window.dataset_pane.report_changed.emit(blocked)
+    pane = window.training_pane
+    assert not window.train_action.isEnabled() and not pane.start_button.isEnabled()
+    assert "Cannot train on this folder" in pane.message.text()
+    pane.start()
+    assert not pane.is_training()
+    window.dataset_pane.report_changed.emit(blocker.args[0])
+    assert window.train_action.isEnabled() and pane.start_button.isEnabled()

@@ -1,14 +1,17 @@
 """The Dataset tab: what was found in a folder before any training.
 
-Layout, classes with counts per part (bar chart), sample thumbnails per class, warnings, and a
-table of skipped files with reasons. Scanning and thumbnail decoding run in Tasks; a newer scan
-makes older results stale (generation number) so they are dropped.
+Layout, classes with counts per part (bar chart), sample thumbnails per class, what stops
+training on it (blocking problems), warnings and data health findings, and a table of skipped
+files with reasons. Scanning and thumbnail decoding run in Tasks; a newer scan makes older
+results stale (generation number) so they are dropped, and Cancel drops the scan at once (its
+worker winds down in the background).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -61,9 +64,22 @@ class DatasetPane(QWidget):
         self.rescan_button = QPushButton("Rescan", objectName="rescanButton")
         self.rescan_button.setToolTip("Scan the folder again (after adding or removing images)")
         self.rescan_button.clicked.connect(lambda: self.rescan())
-        self.progress = QProgressBar(objectName="scanProgress", visible=False)
-        self.cancel_button = QPushButton("Cancel", objectName="cancelScanButton", visible=False)
+        # The progress text is a label of its own: inside a bar it was cut off when narrow.
+        self.scan_status = QLabel(objectName="scanStatus", wordWrap=True)
+        self.progress = QProgressBar(objectName="scanProgress", textVisible=False)
+        self.progress.setMaximumWidth(240)
+        self.cancel_button = QPushButton("Cancel", objectName="cancelScanButton")
+        self.cancel_button.setToolTip("Stop scanning; the dataset shown before stays")
         self.cancel_button.clicked.connect(self.cancel)
+        self.scan_row = QWidget(objectName="scanRow", visible=False)
+        row = QHBoxLayout(self.scan_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.scan_status, 1)
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.cancel_button)
+        self.problems = QLabel(objectName="datasetProblems", wordWrap=True,
+                               textFormat=Qt.TextFormat.RichText)
+        self.problems.setStyleSheet("QLabel#datasetProblems { color: #b3261e; }")
         self.chart = ClassChart()
         self.samples = SampleGrid()
         self.warnings = QLabel(objectName="datasetWarnings", wordWrap=True,
@@ -78,13 +94,13 @@ class DatasetPane(QWidget):
         self.pages = QStackedWidget()
         self.pages.addWidget(self._empty_page())
         self.pages.addWidget(self._report_page())
+        self.title.setMinimumWidth(1)  # a long folder name must not widen the window
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
-        header.addWidget(self.progress)
-        header.addWidget(self.cancel_button)
         header.addWidget(self.rescan_button)
         layout = QVBoxLayout(self)
         layout.addLayout(header)
+        layout.addWidget(self.scan_row)
         layout.addWidget(self.pages, 1)
         self.rescan_button.setVisible(False)
 
@@ -107,6 +123,7 @@ class DatasetPane(QWidget):
     def _report_page(self) -> QWidget:
         classes = QGroupBox("Images per class")
         box = QVBoxLayout(classes)
+        box.addWidget(self.problems)
         box.addWidget(self.details)
         box.addWidget(self.chart)
         box.addWidget(self.warnings)
@@ -149,8 +166,16 @@ class DatasetPane(QWidget):
                          self._settings.get("training/seed") if seed is None else seed)
 
     def cancel(self) -> None:
-        if self._scan is not None:
-            self._scan.request_stop()
+        """Drop the scan under way at once; the dataset shown before (if any) stays."""
+        scan = self._scan
+        if scan is None:
+            return
+        scan.request_stop()  # its worker stops at its next check; its result is dropped
+        self._generation += 1
+        self._scan_ended()
+        self.title.setText(_title(self._report.root) if self._report else "")
+        self.status_message.emit("Scan cancelled.")
+        self.scan_failed.emit()
 
     def shutdown(self) -> None:
         self._generation += 1
@@ -171,8 +196,8 @@ class DatasetPane(QWidget):
         generation = self._generation
         self.title.setText(_title(root))
         self.progress.setRange(0, 0)
-        self.progress.setVisible(True)
-        self.cancel_button.setVisible(True)
+        self.scan_status.setText(f"Looking for images in {root.name or root}…")
+        self.scan_row.setVisible(True)
         self.rescan_button.setVisible(False)
         self.status_message.emit(f"Scanning {root}…")
         self._scan = self._run(_scan_job(root, validation_split, seed), "scan-dataset",
@@ -191,19 +216,21 @@ class DatasetPane(QWidget):
     def _forget(self, task: Task) -> None:
         self._tasks.remove(task)
         if task is self._scan:
-            self._scan = None
-            self._scanning_root = None
-            self.progress.setVisible(False)
-            self.cancel_button.setVisible(False)
-            self.rescan_button.setVisible(self._report is not None)
+            self._scan_ended()
         task.deleteLater()
+
+    def _scan_ended(self) -> None:
+        self._scan = None
+        self._scanning_root = None
+        self.scan_row.setVisible(False)
+        self.rescan_button.setVisible(self._report is not None)
 
     def _on_progress(self, generation: int, value) -> None:
         if generation == self._generation:
             done, total = value
             self.progress.setRange(0, max(total, 1))
             self.progress.setValue(done)
-            self.progress.setFormat(f"Checking images: {done}/{total}")
+            self.scan_status.setText(f"Checking images: {done:,}/{total:,}")
 
     def _on_scanned(self, generation: int, root: Path, value) -> None:
         if generation != self._generation:
@@ -214,9 +241,11 @@ class DatasetPane(QWidget):
         self._settings.add_recent("recent/datasets", root)
         self._settings.set("paths/last_dataset", str(root))
         self._show(value)
+        blocked = " — it cannot be trained on (see the Dataset tab)" \
+            if getattr(value, "blocking_problems", ()) else ""
         self.status_message.emit(f"Dataset {root.name}: {len(value.classes)} classes, "
                                  f"{len(value.train) + len(value.validation)} images, "
-                                 f"{len(value.skipped)} skipped")
+                                 f"{len(value.skipped)} skipped{blocked}")
         self.report_changed.emit(value)
 
     def _on_problem(self, root: Path, problem: _ScanProblem) -> None:
@@ -238,8 +267,11 @@ class DatasetPane(QWidget):
         self.title.setToolTip(str(report.root))
         self.details.setText(_layout_text(report))
         self.chart.set_counts(report.counts("train"), report.counts("validation"))
-        self.warnings.setText("".join(f"<p>⚠ {_sentence(w)}</p>" for w in report.warnings))
-        self.warnings.setVisible(bool(report.warnings))
+        self.problems.setText(problems_html(getattr(report, "blocking_problems", ())))
+        self.problems.setVisible(bool(getattr(report, "blocking_problems", ())))
+        notes = [*report.warnings, *(f.message for f in getattr(report, "findings", ()))]
+        self.warnings.setText(notes_html(notes))
+        self.warnings.setVisible(bool(notes))
         self._fill_skipped(report)
         self._fill_samples(report)
 
@@ -278,6 +310,25 @@ def _scan_job(root: Path, validation_split: float, seed: int):
         except DatasetError as exc:
             return _ScanProblem(str(exc))
     return run
+
+
+#: Warnings and findings shown at most; the rest are counted (``horsehuman info`` lists all).
+MAX_NOTES = 12
+
+
+def problems_html(problems) -> str:
+    """Why the folder cannot be trained on, as a short list under a plain heading."""
+    if not problems:
+        return ""
+    items = "".join(f"<li>{escape(_sentence(p))}</li>" for p in problems)
+    return f"<b>This folder cannot be used for training:</b><ul>{items}</ul>"
+
+
+def notes_html(notes) -> str:
+    shown = "".join(f"<p>⚠ {escape(_sentence(n))}</p>" for n in notes[:MAX_NOTES])
+    if len(notes) > MAX_NOTES:
+        shown += f"<p>… and {len(notes) - MAX_NOTES} more.</p>"
+    return shown
 
 
 def _layout_text(report) -> str:

@@ -32,6 +32,7 @@ class TrainingPane(QWidget):
     rescan_needed = Signal(float, int)  # validation fraction, seed of the form
     status_message = Signal(str)
     running_changed = Signal(bool)
+    startable_changed = Signal(bool)  # False while the dataset has a blocking problem
 
     def __init__(self, settings: Settings, tf_loader: TensorFlowLoader, parent=None):
         super().__init__(parent)
@@ -141,6 +142,7 @@ class TrainingPane(QWidget):
         """The dataset to train on (None: no dataset). Starts a pending run once it matches."""
         self._report = report
         self.dataset_label.setText(_dataset_text(report))
+        self._update_startable()
         if self._task is None and self._run_root is not None and \
                 (report is None or report.root != self._run_root):
             self._clear_run()  # the plot and log belong to another dataset
@@ -170,7 +172,7 @@ class TrainingPane(QWidget):
             or self._awaiting_tf is not None
 
     def start(self) -> None:
-        if self.is_training():
+        if self.is_training() or not self.can_start():
             return
         try:
             config = self.form.config()
@@ -254,8 +256,22 @@ class TrainingPane(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("Not started")
 
+    def can_start(self) -> bool:
+        """False while the dataset open cannot be trained on (its blocking problems)."""
+        return not _blocking(self._report)
+
+    def _update_startable(self) -> None:
+        problems = _blocking(self._report)
+        if not self.is_training():
+            self.start_button.setEnabled(not problems)
+        self.start_button.setToolTip(
+            "Cannot train on this folder: " + " ".join(problems) if problems
+            else "Train a new network on the open dataset with these settings")
+        self._say("Cannot train on this folder; the Dataset tab says why." if problems else "")
+        self.startable_changed.emit(not problems)
+
     def _set_running(self, running: bool) -> None:
-        self.start_button.setEnabled(not running)
+        self.start_button.setEnabled(not running and self.can_start())
         self.stop_button.setEnabled(running)
         self.form.set_editable(not running)
         self.running_changed.emit(running)
@@ -341,6 +357,10 @@ def _remaining(p: BatchProgress) -> str:
     if minutes < 60:
         return f"{minutes} min {seconds:02d} s"
     return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _blocking(report) -> tuple[str, ...]:
+    return tuple(getattr(report, "blocking_problems", ())) if report is not None else ()
 
 
 def _dataset_text(report) -> str:

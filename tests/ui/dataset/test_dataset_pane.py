@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
@@ -105,3 +107,54 @@ def test_a_newer_scan_wins_over_an_older_one(qtbot, pane, class_folders, split_f
     qtbot.waitUntil(lambda: not pane.is_scanning(), timeout=30_000)
     assert blocker.args[0].root == split_folders
     assert pane.report.root == split_folders
+
+
+def test_blocking_problems_and_findings_are_said_plainly(qtbot, pane, class_folders):
+    from dataclasses import replace
+
+    from horsehuman_gui.core.health import Finding
+
+    report = _scan(qtbot, pane, class_folders)
+    blocked = replace(report, blocking_problems=("class red has only 1 usable picture",),
+                      findings=(Finding("small image", "2 pictures are smaller than 32 px"),))
+    pane._show(blocked)
+    assert pane.problems.isVisible()
+    assert "cannot be used for training" in pane.problems.text()
+    assert "Class red has only 1 usable picture" in pane.problems.text()
+    assert "2 pictures are smaller than 32 px" in pane.warnings.text()
+    pane._show(report)
+    assert not pane.problems.isVisible()
+
+
+def test_cancel_drops_a_long_scan_at_once(qtbot, pane, class_folders, monkeypatch):
+    from horsehuman_gui.ui.dataset import dataset_pane
+
+    report = _scan(qtbot, pane, class_folders)
+
+    def slow_walk(root, validation_split, seed):
+        def run(should_stop, progress):
+            time.sleep(0.3)  # a long folder walk does not look at should_stop
+            return None
+        return run
+
+    monkeypatch.setattr(dataset_pane, "_scan_job", slow_walk)
+    pane.open_dataset(class_folders.parent)
+    assert pane.scan_row.isVisible() and pane.cancel_button.isVisible()
+    with qtbot.waitSignal(pane.scan_failed, timeout=100):
+        pane.cancel()
+    assert not pane.is_scanning() and not pane.scan_row.isVisible()
+    assert pane.report is report and "colours" in pane.title.text()
+    qtbot.waitUntil(lambda: not pane._tasks or all(t.name != "scan-dataset" for t in pane._tasks),
+                    timeout=5_000)
+    assert pane.report is report  # the cancelled scan's result, when it came, was dropped
+
+
+def test_scan_progress_text_is_never_cut_off(qtbot, pane, class_folders):
+    pane.resize(620, 400)
+    pane.open_dataset(class_folders)
+    pane._on_progress(pane._generation, (5, 1027))
+    label = pane.scan_status
+    assert label.text() == "Checking images: 5/1,027"
+    qtbot.waitUntil(lambda: label.width() >= label.fontMetrics().horizontalAdvance(label.text()))
+    assert not pane.progress.isTextVisible()
+    qtbot.waitUntil(lambda: not pane.is_scanning(), timeout=30_000)
