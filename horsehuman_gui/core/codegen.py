@@ -112,7 +112,7 @@ def _imports(config: TrainConfig) -> str:
 
 
 def _settings(config: TrainConfig, data_dir) -> str:
-    return f'''# ---- Settings: the run's own values --------------------------------------------------
+    return f'''# ---- Settings: the run's own values ---
 DATA_DIR = {str(Path(os.path.abspath(data_dir)))!r}
 IMAGE_SIZE = {config.image_size}  # images are resized to IMAGE_SIZE x IMAGE_SIZE pixels
 BATCH_SIZE = {config.batch_size}
@@ -132,7 +132,7 @@ keras.utils.set_random_seed(SEED)'''
 
 
 def _data(config: TrainConfig) -> str:
-    return f'''# ---- Data -------------------------------------------------------------------------
+    return f'''# ---- Data ---
 # image_dataset_from_directory gives batches of (images, labels): images are float32 pixels
 # 0-255 (the model scales them itself), labels 0/1 for two classes ("binary"), one-hot rows
 # for more ("categorical"). Class names are the sub-folders' names in sorted order.
@@ -172,7 +172,7 @@ num_classes = len(class_names)'''
 
 def _augmentation(config: TrainConfig) -> str:
     if config.augment == "off":
-        return '''# ---- Augmentation: off in this run --------------------------------------------------
+        return '''# ---- Augmentation: off in this run ---
 augmentation = []'''
     from horsehuman_gui.core.augment import augmentation_layers  # loads TensorFlow
 
@@ -184,7 +184,7 @@ augmentation = []'''
         lines.append(f"    layers.{type(layer).__name__}({', '.join(args)}, "
                      f"seed=SEED + {number}),")
     body = "\n".join(lines)
-    return f'''# ---- Augmentation: the "{config.augment}" preset -------------------------------------------
+    return f'''# ---- Augmentation: the "{config.augment}" preset ---
 # Random changes to each training image, a new one every epoch, so the model sees more
 # variety than the folder holds. Inside the model, Keras applies them only while training:
 # predicting, they do nothing.
@@ -197,7 +197,8 @@ def _model(config: TrainConfig) -> str:
     if config.model == "pretrained":
         return _pretrained_model(config)
     if config.model == "classic":
-        body = '''    # The course's network: three convolution + max-pooling blocks, then a big dense layer.
+        body = '''    # The course's network: three convolution + max-pooling blocks, then a big
+    # dense layer.
     layers.Conv2D(16, (3, 3), activation="relu"),
     layers.MaxPooling2D(2, 2),
     layers.Conv2D(32, (3, 3), activation="relu"),
@@ -217,7 +218,7 @@ def _model(config: TrainConfig) -> str:
                           "average over the image.", *blocks[:-1],
                           "    layers.GlobalAveragePooling2D(),", "    layers.Dropout(0.3),"])
         optimizer = "keras.optimizers.Adam(learning_rate=LEARNING_RATE)"
-    return f'''# ---- Model --------------------------------------------------------------------------
+    return f'''# ---- Model ---
 # It takes plain 0-255 pixels: the scaling to 0-1 is its own first layer, so whoever uses
 # the saved model needs no preprocessing. Two classes: one sigmoid unit (the probability of
 # the second class); more: one softmax unit per class.
@@ -238,17 +239,18 @@ model.summary()'''
 
 def _backbone_code(config: TrainConfig) -> str:
     if config.backbone in _APPLICATIONS:
-        return f'''# An ImageNet network from Keras Applications, without its classifier ("include_top=False"),
-# its preprocessing inside; the weights are downloaded once into ~/.keras.
+        return f'''# An ImageNet network from Keras Applications without its classifier
+# ("include_top=False"), its preprocessing inside; the weights are downloaded once into
+# ~/.keras.
 backbone = keras.applications.{_APPLICATIONS[config.backbone]}(
     input_shape=(224, 224, 3), include_top=False, weights="imagenet", pooling="avg")'''
-    return '''# SqueezeNet 1.1 with ImageNet weights (not in Keras Applications; horsehuman-gui builds it
-# from standard Keras layers, the mean subtraction inside).
+    return '''# SqueezeNet 1.1 with ImageNet weights (not in Keras Applications; horsehuman-gui
+# builds it from standard Keras layers, the mean subtraction inside).
 backbone = build_squeezenet()'''
 
 
 def _pretrained_model(config: TrainConfig) -> str:
-    return f'''# ---- Model: a pretrained network and a small new head ----------------------------------
+    return f'''# ---- Model: a pretrained network and a small new head ---
 {_backbone_code(config)}
 backbone.trainable = False  # frozen: only the head learns at first
 
@@ -272,8 +274,7 @@ model.compile(optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
 
 
 def _callbacks(config: TrainConfig) -> str:
-    lines = ["# ---- Callbacks ------------------------------------------------------------------"
-             "----", "callbacks = []"]
+    lines = ["# ---- Callbacks ---", "callbacks = []"]
     if config.patience:
         lines += ["# Stop when the validation loss has not improved for a while, and keep the "
                   "best epoch's weights.",
@@ -296,7 +297,7 @@ def _class_weights(config: TrainConfig) -> str:
         return "class_weight = None  # classes count equally per image (class weights off)"
     condition = "True" if config.class_weights == "on" else \
         f"counts.max() > {IMBALANCE_RATIO} * counts.min()"
-    return f'''# ---- Class weights ("{config.class_weights}") ---------------------------------------------------
+    return f'''# ---- Class weights ("{config.class_weights}") ---
 # A class with fewer images counts more per image, so the model cannot just favour the big
 # one. Counting the labels takes one pass over the training images.
 labels = np.concatenate([np.asarray(y) for _, y in train_ds])
@@ -310,14 +311,14 @@ print("Class weights:", class_weight)'''
 
 
 def _fit(config: TrainConfig) -> str:
-    text = '''# ---- Training -----------------------------------------------------------------------
+    text = '''# ---- Training ---
 history = model.fit(train_ds, validation_data=val_ds, epochs=args.epochs,
                     callbacks=callbacks, class_weight=class_weight)'''
     if config.model == "pretrained" and config.fine_tune_epochs:
         share, rate = _fine_tune_values()
         text += f'''
 
-# ---- Fine-tuning: the top of the pretrained network learns too, slowly ------------------
+# ---- Fine-tuning: the top of the pretrained network learns too, slowly ---
 FINE_TUNE_EPOCHS = {config.fine_tune_epochs}
 
 
@@ -356,7 +357,7 @@ def _fine_tune_values() -> tuple[float, float]:
 
 
 def _save() -> str:
-    return '''# ---- Save ---------------------------------------------------------------------------
+    return '''# ---- Save ---
 model.save(args.out)
 print(f"Saved the model to {args.out} after epoch {history.epoch[-1] + 1}")
 if val_ds is not None and history.history.get("val_accuracy"):

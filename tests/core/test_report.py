@@ -17,7 +17,8 @@ from horsehuman_gui.core.bundle import ModelBundle
 from horsehuman_gui.core.config import EpochMetrics, TrainConfig
 from horsehuman_gui.core.evaluation import Evaluation, Scores
 from horsehuman_gui.core.models import build_model
-from horsehuman_gui.core.report import line_chart, mistakes_from, report_html, write_report
+from horsehuman_gui.core.report import mistakes_from, report_html, write_report
+from horsehuman_gui.core.svg_chart import line_chart, nice_top
 from tests.conftest import COLOURS, write_image
 
 NAMES = ("blue", "red")
@@ -148,3 +149,8 @@ def test_names_are_escaped_and_parts_may_be_missing(tmp_path):
     with pytest.raises(FileExistsError):
         write_report(out, odd)
     assert out.read_text() == "mine"
+
+
+def test_loss_axis_tops_at_a_round_number():
+    assert [nice_top(v) for v in (0.0, 0.37, 0.9, 1.0, 1.3, 2.2, 4.1, 7.5, 12)] == \
+        [1.0, 0.5, 1.0, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0]
