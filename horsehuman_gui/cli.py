@@ -162,7 +162,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     load_tensorflow()
     from horsehuman_gui.core.bundle import load_bundle
-    from horsehuman_gui.core.prediction import Prediction, collect_images, predict_files
+    from horsehuman_gui.core.prediction import Prediction, collect_images
 
     bundle = load_bundle(args.model, class_names=names)
     for warning in bundle.warnings:
@@ -172,25 +172,37 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for row in rows:
         _print_prediction(row)
     with _Interrupts() as interrupts:
-        done = 0
-        for row in predict_files(bundle, paths, batch_size=args.batch_size,
-                                 threshold=args.threshold, should_stop=interrupts.is_set):
-            _print_prediction(row)
-            rows.append(row)
-            done += 1
+        done = _classify(bundle, paths, args, interrupts.is_set, rows)
         # results come in input order: the ones not reached are the end of the list
         rows += [Prediction(p, None, None, (), NOT_CLASSIFIED) for p in paths[done:]]
-        classified, missing = sum(1 for r in rows if r.ok), len(paths) - done
-        summary = f"{classified} classified, {len(rows) - classified - missing} could not be read"
-        if missing:
-            _err(f"interrupted: {summary}, {missing} not classified"
-                 + (" (listed so in the CSV)" if args.csv is not None else ""))
-        else:
-            _err(summary)
+        _summarise(rows, missing=len(paths) - done, csv_given=args.csv is not None)
         if args.csv is not None:
             with interrupts.saving("the CSV"):
                 _write_results(rows, bundle.class_names, args.csv, args.overwrite)
     return EXIT_INTERRUPTED if done < len(paths) else EXIT_OK
+
+
+def _classify(bundle, paths, args, should_stop, rows: list) -> int:
+    """Print and collect each result; return how many of ``paths`` were done."""
+    from horsehuman_gui.core.prediction import predict_files
+
+    done = 0
+    for row in predict_files(bundle, paths, batch_size=args.batch_size,
+                             threshold=args.threshold, should_stop=should_stop):
+        _print_prediction(row)
+        rows.append(row)
+        done += 1
+    return done
+
+
+def _summarise(rows, missing: int, csv_given: bool) -> None:
+    classified = sum(1 for r in rows if r.ok)
+    summary = f"{classified} classified, {len(rows) - classified - missing} could not be read"
+    if missing:
+        _err(f"interrupted: {summary}, {missing} not classified"
+             + (" (listed so in the CSV)" if csv_given else ""))
+    else:
+        _err(summary)
 
 
 def _write_results(rows, class_names, path: Path, overwrite: bool) -> None:
