@@ -154,3 +154,16 @@ def test_names_are_escaped_and_parts_may_be_missing(tmp_path):
 def test_loss_axis_tops_at_a_round_number():
     assert [nice_top(v) for v in (0.0, 0.37, 0.9, 1.0, 1.3, 2.2, 4.1, 7.5, 12)] == \
         [1.0, 0.5, 1.0, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0]
+
+
+def test_dataset_summary_from_a_scan(bundle, class_folders):
+    from horsehuman_gui.core.dataset import scan_dataset
+
+    scan = scan_dataset(class_folders)
+    text = report_html(bundle, dataset=scan)
+    table = text.split("<h2>Dataset</h2>")[1].split("</table>")[0]
+    train, validation = scan.counts("train"), scan.counts("validation")
+    assert re.findall(r'"num">(?:<b>)?([\d,]+)', table) == [
+        str(train["blue"]), str(validation["blue"]), str(train["red"]), str(validation["red"]),
+        str(len(scan.train)), str(len(scan.validation))]
+    assert f"{class_folders} (classes layout)" in words_of(parse(text))
