@@ -11,7 +11,13 @@ from conftest import make_class_folders
 from horsehuman_gui.core.config import BatchProgress, EpochMetrics, TrainConfig
 from horsehuman_gui.core.dataset import LabeledImage, ScanReport
 from horsehuman_gui.core.errors import DatasetError
-from horsehuman_gui.core.models import build_model
+from horsehuman_gui.core import session as session_module
+from horsehuman_gui.core.bundle import bundle_from_result, load_bundle, save_bundle
+from horsehuman_gui.core.checkpoints import read_checkpoint
+from horsehuman_gui.core.config import StageProgress
+from horsehuman_gui.core.features import ExtractionCancelled
+from horsehuman_gui.core.images import load_array
+from horsehuman_gui.core.session import class_weight_for
 from horsehuman_gui.core.training import ProgressCallback, train
 
 pytestmark = [pytest.mark.slow,
@@ -32,7 +38,7 @@ def report_for(root: Path, classes=("blue", "red"), validation_per_class: int = 
 
 def config(**changes) -> TrainConfig:
     return TrainConfig(**({"model": "compact", "image_size": 32, "epochs": 4, "batch_size": 4,
-                           "seed": 5} | changes))
+                           "seed": 5, "augment": "off", "patience": 0} | changes))
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +103,7 @@ def test_stop_after_the_first_batch(colours):
     assert result.stopped
     assert result.history == ()  # the epoch cut short is not a finished epoch
     assert [(b.epoch, b.batch) for b in batches] == [(1, 1)]  # 1 of 12 batches ran
-    assert result.model is not None
+    assert result.model is not None and result.best_epoch is None
 
 
 def test_three_classes_train_a_softmax(tmp_path):
@@ -106,7 +112,7 @@ def test_three_classes_train_a_softmax(tmp_path):
     result = train(report_for(root, ("blue", "green", "red"), 1), config(epochs=2))
 
     assert result.model.outputs[0].shape[-1] == 3
-    assert result.model.loss == "categorical_crossentropy"
+    assert result.model.layers[-1].activation.__name__ == "softmax"
     assert len(result.history) == 2 and result.history[-1].val_accuracy is not None
 
 
@@ -170,3 +176,158 @@ def test_a_short_epochs_last_batch_is_reported_when_the_epoch_ends():
 
     assert [b.batch for b in reported] == [1, 4]
     assert epochs[0].epoch == 1 and epochs[0].val_loss is None
+
+
+# ------------------------------------------------------------------------------------------
+# The returned model, best epoch, resume, the pretrained model (with a tiny stand-in backbone)
+# ------------------------------------------------------------------------------------------
+
+def pixels_of(items, size=32):
+    return np.stack([load_array(item.path, size) for item in items]).astype("float32")
+
+
+def test_the_returned_model_carries_no_optimizer(two_runs):
+    result = two_runs[0][0]
+
+    assert getattr(result.model, "optimizer", None) is None and not result.model.compiled
+    assert result.model.train_function is None
+    assert result.best_epoch == 5  # no early stopping: the last epoch
+
+
+def pretrained(**changes) -> TrainConfig:
+    return config(**({"model": "pretrained", "backbone": "tiny", "epochs": 40,
+                      "learning_rate": 0.05, "patience": 0} | changes))
+
+
+def test_a_head_on_backbone_features_learns_a_separable_set(colours, tiny_backbone, tmp_path):
+    stages, batches = [], []
+
+    result = train(report_for(colours), pretrained(), on_stage=stages.append,
+                   on_batch=batches.append)
+
+    assert result.final_val_accuracy == 1.0 and len(result.history) == 40
+    assert tiny_backbone == ["tiny"]
+    assert stages[-1] == StageProgress("features", 20, 20)  # 16 training + 4 validation
+    assert batches[-1].batches == 4 and batches[-1].epoch == 40
+    path = save_bundle(bundle_from_result(result), tmp_path / "pretrained.keras")
+    loaded = load_bundle(path)
+    images = pixels_of(report_for(colours).validation)
+    np.testing.assert_allclose(loaded.model(images), result.model(images), rtol=1e-5)
+    assert loaded.image_size == 32 and loaded.class_names == ("blue", "red")
+
+
+def test_frozen_augmentation_trains_on_augmented_copies_too(colours, tiny_backbone):
+    batches = []
+
+    result = train(report_for(colours), pretrained(epochs=2, augment="light"),
+                   on_batch=batches.append)
+
+    assert batches[-1].batches == 16  # (16 images + 3 copies each) / batch 4
+    assert not any(layer.name.startswith("augment") for layer in _all_layers(result.model))
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
+
+def swapped(report: ScanReport) -> ScanReport:
+    """Validation labels swapped: the better the fit, the worse the validation loss."""
+    flipped = tuple(LabeledImage(i.path, 1 - i.label) for i in report.validation)
+    return ScanReport(**{**report.__dict__, "validation": flipped})
+
+
+def val_loss_of(model, report) -> float:
+    scores = np.asarray(model(pixels_of(report.validation)))[:, 0].astype("float64")
+    labels = np.array([item.label for item in report.validation])
+    scores = np.clip(scores, 1e-7, 1 - 1e-7)
+    return float(-np.mean(labels * np.log(scores) + (1 - labels) * np.log(1 - scores)))
+
+
+def test_early_stopping_keeps_the_best_epochs_weights(colours, tiny_backbone):
+    report = swapped(report_for(colours))
+
+    result = train(report, pretrained(patience=3, epochs=30))
+
+    losses = [m.val_loss for m in result.history]
+    assert len(result.history) < 30  # stopped early
+    assert result.best_epoch == 1 + int(np.argmin(losses))
+    assert result.best_epoch < len(result.history)
+    assert val_loss_of(result.model, report) == pytest.approx(min(losses), rel=1e-3)
+    assert val_loss_of(result.model, report) < losses[-1]
+
+
+def test_after_a_stop_the_model_is_still_the_best_epoch(colours, tiny_backbone):
+    report = swapped(report_for(colours))
+    epochs = []
+
+    result = train(report, pretrained(patience=20, epochs=30), on_epoch=epochs.append,
+                   should_stop=lambda: len(epochs) >= 6)  # after epoch 7's first batch
+
+    losses = [m.val_loss for m in result.history]
+    assert result.stopped and len(result.history) == 6
+    assert result.best_epoch == 1 + int(np.argmin(losses)) < 6
+    assert val_loss_of(result.model, report) == pytest.approx(min(losses), rel=1e-3)
+
+
+def test_a_stop_while_features_are_computed_raises(colours, tiny_backbone):
+    with pytest.raises(ExtractionCancelled):
+        train(report_for(colours), pretrained(), should_stop=lambda: True)
+
+
+def test_class_weights_balance_imbalanced_classes_when_asked():
+    balanced, skewed = np.array([0] * 10 + [1] * 12), np.array([0] * 30 + [1] * 10)
+
+    assert class_weight_for(balanced, 2, "auto") is None
+    assert class_weight_for(balanced, 2, "off") is None
+    assert class_weight_for(balanced, 2, "on") == pytest.approx({0: 22 / 20, 1: 22 / 24})
+    weights = class_weight_for(skewed, 2, "auto")
+    assert weights == pytest.approx({0: 40 / 60, 1: 40 / 20})
+    assert class_weight_for(skewed, 2, "off") is None
+
+
+def _recording_fit(monkeypatch):
+    """Record, at the start of every fit, the epoch it starts from and the optimizer's count."""
+    seen = []
+    original = session_module.Session.fit
+
+    def fit(self, model, data, **options):
+        done = len(self.progress.history)
+        seen.append((done, int(model.optimizer.iterations) if model.optimizer.built else 0))
+        return original(self, model, data, **options)
+
+    monkeypatch.setattr(session_module.Session, "fit", fit)
+    return seen
+
+
+def test_resume_continues_from_the_last_finished_epoch_with_the_optimizer_state(
+        colours, tmp_path, monkeypatch):
+    report, folder = report_for(colours), tmp_path / "checkpoint"
+    settings = config(model="classic", epochs=4)
+    reference = train(report, settings)
+    seen = _recording_fit(monkeypatch)
+    finished = []
+
+    first = train(report, settings, checkpoint_dir=folder, on_epoch=finished.append,
+                  should_stop=lambda: len(finished) >= 2)  # after epoch 3's first batch
+    state = read_checkpoint(folder)
+    epochs = []
+    resumed = train(report, settings, checkpoint_dir=folder, resume=True, on_epoch=epochs.append)
+
+    assert first.stopped and [m.epoch for m in first.history] == [1, 2]
+    assert state.epoch == 2 and state.phase == "train"
+    assert seen[1] == (2, 2 * 4)  # 2 epochs of 4 batches: the optimizer's iteration count
+    assert [m.epoch for m in epochs] == [3, 4]
+    assert [m.epoch for m in resumed.history] == [1, 2, 3, 4]
+    assert not folder.exists()  # a run that finished needs no checkpoint
+    for a, b in zip(resumed.model.get_weights(), reference.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_resume_without_a_checkpoint_starts_a_new_run(colours, tmp_path):
+    result = train(report_for(colours), config(epochs=1), checkpoint_dir=tmp_path / "none",
+                   resume=True)
+
+    assert [m.epoch for m in result.history] == [1]

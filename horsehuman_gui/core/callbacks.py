@@ -1,0 +1,184 @@
+"""Keras callbacks of a training run: progress and Stop, keeping the best epoch, checkpoints.
+
+``ProgressCallback`` turns Keras callbacks into ``EpochMetrics`` and throttled ``BatchProgress``
+and asks ``should_stop()`` after every batch; Keras 3 then stops after the current batch. An
+epoch cut short by a stop is no finished epoch: it is left out of the history, and the other
+callbacks here ignore it too (its numbers cover part of the data).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from horsehuman_gui.core.checkpoints import CheckpointState, weights_name, write_checkpoint
+from horsehuman_gui.core.config import BatchProgress, EpochMetrics
+from horsehuman_gui.core.tfsetup import load_tensorflow
+
+keras = load_tensorflow()
+
+#: Seconds between two batch reports; the last batch of an epoch is always reported.
+BATCH_REPORT_INTERVAL = 0.1
+
+
+class ProgressCallback(keras.callbacks.Callback):
+    """Reports every epoch and, at most every ``interval`` seconds, the batch just finished.
+
+    ``batches`` is the expected number of batches per epoch (files that fail to decode can make
+    an epoch shorter; its last batch is then reported at the end of the epoch). Keeps the
+    finished epochs in ``history``; ``stopped`` is True once ``should_stop()`` returned True.
+    One instance may serve several ``fit`` calls (a head, then fine-tuning): ``elapsed`` counts
+    from the first.
+    """
+
+    def __init__(self, epochs: int, batches: int,
+                 on_epoch: Callable[[EpochMetrics], None] | None = None,
+                 on_batch: Callable[[BatchProgress], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None,
+                 interval: float = BATCH_REPORT_INTERVAL, clock=time.monotonic):
+        super().__init__()
+        self.epochs, self.batches = epochs, max(1, batches)
+        self.on_epoch, self.on_batch, self.should_stop = on_epoch, on_batch, should_stop
+        self.interval, self.clock = interval, clock
+        self.history: list[EpochMetrics] = []
+        self.stopped = False
+        self.epoch = 0  # 0-based number of the epoch running (or about to)
+        self.empty_epoch = False  # an epoch ran no batch: no training image could be read
+        self._batches_seen = 0
+        self._pending: BatchProgress | None = None
+        self._start: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        """False while the epoch that just ended was cut short or empty."""
+        return not (self.stopped or self.empty_epoch)
+
+    def on_train_begin(self, logs=None):
+        if self._start is None:
+            self._start = self.clock()
+        self._last_report = -math.inf
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self._epoch_start = self.clock()
+        self._pending = None
+        self._batches_seen = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches_seen += 1
+        if self.should_stop is not None and self.should_stop():
+            self.stopped = True
+            self.model.stop_training = True  # honoured by Keras after this batch
+        if self.on_batch is None:
+            return
+        logs = logs or {}
+        self._pending = BatchProgress(
+            epoch=self.epoch + 1, epochs=self.epochs, batch=batch + 1,
+            batches=max(self.batches, batch + 1), loss=_number(logs.get("loss")),
+            accuracy=_number(logs.get("accuracy")), elapsed=self.clock() - self._start)
+        now = self.clock()
+        if batch + 1 >= self.batches or now - self._last_report >= self.interval:
+            self._flush(now)
+
+    def _flush(self, now: float) -> None:
+        if self._pending is not None:
+            self.on_batch(self._pending)
+            self._pending = None
+            self._last_report = now
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.on_batch is not None:
+            self._flush(self.clock())
+        if self._batches_seen == 0:
+            self.empty_epoch = True
+            self.model.stop_training = True
+        if not self.finished:
+            return
+        logs = logs or {}
+        metrics = EpochMetrics(
+            epoch=epoch + 1, epochs=self.epochs, loss=_number(logs.get("loss")),
+            accuracy=_number(logs.get("accuracy")), val_loss=_optional(logs.get("val_loss")),
+            val_accuracy=_optional(logs.get("val_accuracy")),
+            seconds=self.clock() - self._epoch_start)
+        self.history.append(metrics)
+        if self.on_epoch is not None:
+            self.on_epoch(metrics)
+
+
+@dataclass
+class Best:
+    """The best finished epoch so far: its monitored value, number (1-based), weights (a
+    ``get_weights`` list of the model being fit), and for checkpoints the phase and file."""
+
+    value: float
+    epoch: int
+    weights: list | None
+    phase: str | None = None
+    file: str | None = None
+
+
+class KeepBest(keras.callbacks.EarlyStopping):
+    """Keras's early stopping with its best weights restored when ``fit`` returns, whatever
+    ended it (patience, the last epoch, or a Stop), starting from an earlier ``best`` (a
+    resumed run, or the head before fine-tuning). Epochs cut short are not counted."""
+
+    def __init__(self, progress: ProgressCallback, monitor: str, patience: int,
+                 best: Best | None = None):
+        super().__init__(monitor=monitor, patience=patience, restore_best_weights=True,
+                         mode="min")
+        self.progress, self.initial = progress, best
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.initial is not None:
+            self.best, self.best_epoch = self.initial.value, self.initial.epoch - 1
+            self.best_weights = self.initial.weights
+            last = self.progress.history[-1].epoch if self.progress.history else 0
+            self.wait = max(0, last - self.initial.epoch)  # finished epochs since the best
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.progress.finished:
+            super().on_epoch_end(epoch, logs)
+
+    def result(self, phase: str, previous: Best | None) -> Best | None:
+        """The best epoch after this ``fit`` (``previous`` if none was better)."""
+        if self.best is None:
+            return previous
+        if previous is not None and self.best_epoch + 1 == previous.epoch:
+            return dataclasses.replace(previous, weights=self.best_weights)
+        return Best(float(self.best), self.best_epoch + 1, self.best_weights, phase,
+                    weights_name(self.best_epoch + 1))
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After every finished epoch, ``write_checkpoint`` into ``folder`` (see core.checkpoints)."""
+
+    def __init__(self, folder, phase: str, phase_start: int, progress: ProgressCallback,
+                 keep: KeepBest | None, previous: Best | None, base: dict[str, Any]):
+        super().__init__()
+        self.folder, self.phase, self.progress, self.keep = folder, phase, progress, keep
+        self.phase_start = phase_start
+        self.previous, self.base = previous, base  # base: class_names and config
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.progress.finished:
+            return
+        best = self.keep.result(self.phase, self.previous) if self.keep else None
+        state = CheckpointState(
+            phase=self.phase, epoch=epoch + 1, phase_start=self.phase_start,
+            weights=weights_name(epoch + 1),
+            history=tuple(self.progress.history), best_epoch=best and best.epoch,
+            best_value=best and best.value, best_weights=best and best.file,
+            best_phase=best and best.phase, **self.base)
+        write_checkpoint(self.folder, self.model, state)
+
+
+def _number(value) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _optional(value) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,172 @@
+"""An on-disk cache of backbone features, so a second run on the same folder starts at once.
+
+One SQLite file in the user's cache folder (``cache_dir()``). Entries are keyed by the file's
+content (BLAKE2b), never its path or date: a changed file is a miss, a renamed or copied one a
+hit. Bounded: past ``max_bytes`` the least recently used entries go. Safe to delete at any
+time, and a damaged or unwritable cache is only a miss (logged), never an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from horsehuman_gui.core.paths import APP_NAME
+
+logger = logging.getLogger(__name__)
+
+#: Default size bound: ~100,000 images' features for a 1,000-wide backbone.
+MAX_CACHE_BYTES = 512 * 2**20
+_SCHEMA = """CREATE TABLE IF NOT EXISTS features (
+    digest TEXT NOT NULL, backbone TEXT NOT NULL, size INTEGER NOT NULL,
+    augment TEXT NOT NULL, copy INTEGER NOT NULL,
+    vector BLOB NOT NULL, used REAL NOT NULL,
+    PRIMARY KEY (digest, backbone, size, augment, copy)) WITHOUT ROWID"""
+
+
+def cache_dir() -> Path:
+    """The per-user cache folder (not created here); ``HORSEHUMAN_CACHE_DIR`` overrides it."""
+    override = os.environ.get("HORSEHUMAN_CACHE_DIR")
+    if override:
+        return Path(override)
+    if sys.platform.startswith("win"):
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        return base / APP_NAME / "cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / APP_NAME
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / APP_NAME
+
+
+def file_digest(path: str | Path) -> str:
+    """BLAKE2b (128-bit) of a file's bytes, read a block at a time."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class FeatureKey:
+    """What a feature vector depends on besides the file: the network, the input size and,
+    for augmented copies, the preset and the copy's number (0 = the image itself)."""
+
+    backbone: str
+    size: int
+    augment: str = "off"
+
+
+class FeatureCache:
+    """Feature vectors by (file digest, ``FeatureKey``, copy). Use from one thread at a time."""
+
+    def __init__(self, folder: str | Path | None = None, max_bytes: int = MAX_CACHE_BYTES):
+        self.path = Path(folder if folder is not None else cache_dir() / "features") \
+            / "features.sqlite3"
+        self.max_bytes = max_bytes
+        self._db: sqlite3.Connection | None = None
+        self._opened = False
+
+    def get(self, digests: Iterable[str], key: FeatureKey, copy: int) -> dict[str, np.ndarray]:
+        """The cached vectors among ``digests`` (float32), marked as just used."""
+        digests = list(dict.fromkeys(digests))
+        found: dict[str, np.ndarray] = {}
+        db = self._connection()
+        if db is None or not digests:
+            return found
+        try:
+            for start in range(0, len(digests), 500):  # SQLite's limit on bound parameters
+                part = digests[start:start + 500]
+                marks = ",".join("?" * len(part))
+                rows = db.execute(
+                    f"SELECT digest, vector FROM features WHERE digest IN ({marks}) "
+                    "AND backbone=? AND size=? AND augment=? AND copy=?",
+                    (*part, key.backbone, key.size, key.augment, copy)).fetchall()
+                found.update((d, np.frombuffer(v, dtype=np.float32)) for d, v in rows)
+            with db:
+                db.executemany("UPDATE features SET used=? WHERE digest=? AND backbone=? AND "
+                               "size=? AND augment=? AND copy=?",
+                               [(time.time(), d, key.backbone, key.size, key.augment, copy)
+                                for d in found])
+        except sqlite3.Error as exc:
+            self._fail("read", exc)
+        return found
+
+    def put(self, vectors: dict[str, np.ndarray], key: FeatureKey, copy: int) -> None:
+        """Store ``vectors`` by digest, then evict the least recently used past the bound."""
+        db = self._connection()
+        if db is None or not vectors:
+            return
+        now = time.time()
+        rows = [(d, key.backbone, key.size, key.augment, copy,
+                 np.asarray(v, dtype=np.float32).tobytes(), now) for d, v in vectors.items()]
+        try:
+            with db:
+                db.executemany("INSERT OR REPLACE INTO features VALUES (?,?,?,?,?,?,?)", rows)
+            self._evict(db)
+        except sqlite3.Error as exc:
+            self._fail("write", exc)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+        self._db = None
+
+    def _evict(self, db: sqlite3.Connection) -> None:
+        total = db.execute("SELECT COALESCE(SUM(LENGTH(vector)), 0) FROM features").fetchone()[0]
+        if total <= self.max_bytes:
+            return
+        excess, removed = total - int(self.max_bytes * 0.9), []
+        rows = db.execute("SELECT digest, backbone, size, augment, copy, LENGTH(vector) "
+                          "FROM features ORDER BY used")
+        for *row, length in rows:
+            if excess <= 0:
+                break
+            removed.append(row)
+            excess -= length
+        with db:
+            db.executemany("DELETE FROM features WHERE digest=? AND backbone=? AND size=? AND "
+                           "augment=? AND copy=?", removed)
+        logger.info("Feature cache over %d bytes: %d entries evicted", self.max_bytes,
+                    len(removed))
+
+    def _connection(self) -> sqlite3.Connection | None:
+        if not self._opened:
+            self._opened = True
+            self._db = self._open()
+        return self._db
+
+    def _open(self) -> sqlite3.Connection | None:
+        for attempt in range(2):
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+                db.execute(_SCHEMA)
+                db.execute("SELECT COUNT(*) FROM features").fetchone()  # damaged -> error
+                return db
+            except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
+                if attempt == 0 and self.path.exists():
+                    logger.warning("Feature cache %s is damaged (%s); starting a new one",
+                                   self.path, exc)
+                    with contextlib.suppress(OSError):
+                        self.path.unlink()
+                    continue
+                logger.warning("Feature cache unusable (%s); features are not cached", exc)
+            except OSError as exc:
+                logger.warning("Feature cache folder unusable (%s); features are not cached",
+                               exc)
+                break
+        return None
+
+    def _fail(self, what: str, exc: Exception) -> None:
+        logger.warning("Feature cache %s failed (%s); carrying on without it", what, exc)
+        self.close()

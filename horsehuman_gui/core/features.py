@@ -1,0 +1,229 @@
+"""Pass images through a frozen backbone once: batched, streamed, cached, cancellable.
+
+With the backbone frozen, an image's features never change, so each is computed once and the
+head trains on them in milliseconds an epoch. Augmentation then means a few augmented copies of
+each training image, each passed through the backbone once and cached like the image itself.
+
+Memory stays bounded: images are decoded a few batches ahead in a thread pool (Pillow releases
+the GIL), and only the feature vectors are kept. A file that cannot be read is reported with
+its reason and left out; it never ends the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from horsehuman_gui.core.augment import augmenter
+from horsehuman_gui.core.errors import HorsehumanError, ImageError
+from horsehuman_gui.core.feature_cache import FeatureCache, FeatureKey, file_digest
+from horsehuman_gui.core.images import load_array
+from horsehuman_gui.core.tfsetup import load_tensorflow
+
+load_tensorflow()
+import tensorflow as tf  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+DECODE_THREADS = max(1, min(4, os.cpu_count() or 1))
+#: Batches decoded ahead of the one the backbone is working on.
+BATCHES_AHEAD = 2
+#: Seconds between two progress reports; the last one is always made.
+PROGRESS_INTERVAL = 0.1
+
+
+class ExtractionCancelled(HorsehumanError):
+    """``should_stop()`` returned True while features were being computed."""
+
+    def __init__(self) -> None:
+        super().__init__("feature extraction cancelled")
+
+
+@dataclass(frozen=True)
+class Features:
+    """Feature vectors of ``paths``: ``vectors[c, i]`` is copy ``c`` (0 = the image itself,
+    1.. augmented) of ``paths[i]``. Rows of files in ``failed`` (path -> reason) are zeros and
+    ``ok`` is False for them. ``computed`` counts vectors made now, the others came from the
+    cache."""
+
+    paths: tuple[Path, ...]
+    vectors: np.ndarray = field(repr=False)
+    ok: np.ndarray = field(repr=False)
+    failed: dict[Path, str]
+    computed: int
+
+
+def extract_features(paths: Sequence[str | Path], extractor, key: FeatureKey, *,
+                     copies: int = 0, seed: int = 0, batch_size: int = 32,
+                     cache: FeatureCache | None = None,
+                     on_progress: Callable[[int, int], None] | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> Features:
+    """Features of every file in ``paths`` through ``extractor`` (a Keras model taking float
+    0-255 RGB of ``key.size`` pixels, returning (batch, dim)).
+
+    ``copies`` augmented copies per file use ``key.augment``'s preset, seeded by ``seed``.
+    Vectors found in ``cache`` are not computed again; new ones are stored as each batch ends
+    (so work done before a cancel is kept). ``on_progress(done, total)`` counts vectors (cached
+    ones included), ~10 a second and always the last. ``should_stop()`` is checked between
+    batches; True raises ``ExtractionCancelled``.
+    """
+    job = _Extraction([Path(p) for p in paths], extractor, key, copies, seed, batch_size,
+                      cache, on_progress, should_stop)
+    return job.run()
+
+
+class _Extraction:
+    def __init__(self, paths, extractor, key, copies, seed, batch_size, cache, on_progress,
+                 should_stop):
+        if key.augment == "off" and copies:
+            raise ValueError(f"`copies` needs an augmentation preset. Received: {copies} copies "
+                             "with augment 'off'")
+        self.paths, self.key, self.copies = paths, key, copies
+        self.batch_size, self.cache = batch_size, cache
+        self.report = on_progress or (lambda done, total: None)
+        self.should_stop = should_stop or (lambda: False)
+        self.forward = _compiled(extractor, key.size)
+        self.augment = augmenter(key.augment, seed) if copies else None
+        self.failed: dict[Path, str] = {}
+        self.total, self.done, self.computed, self._last = len(paths) * (copies + 1), 0, 0, 0.0
+        self.vectors: np.ndarray | None = None
+
+    def keys(self) -> list[FeatureKey]:
+        """Copy 0's key ignores the preset: the image itself is the same for every preset."""
+        plain = dataclasses.replace(self.key, augment="off")
+        return [plain] + [self.key] * self.copies
+
+    def run(self) -> Features:
+        self._progress(force=True)
+        digests = self._digests()
+        have = self._cached(digests)
+        todo = [i for i in range(len(self.paths))
+                if i not in self.failed and not all(h[i] for h in have)]
+        self._compute(todo, digests, have)
+        self._progress(force=True)
+        ok = np.array([i not in self.failed and all(h[i] for h in have)
+                       for i in range(len(self.paths))], dtype=bool)
+        failed = {self.paths[i]: reason for i, reason in self.failed.items()}
+        vectors = self.vectors if self.vectors is not None else \
+            np.zeros((self.copies + 1, len(self.paths), 0), np.float32)
+        return Features(tuple(self.paths), vectors, ok, failed, self.computed)
+
+    def _digests(self) -> list[str | None]:
+        with ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="digest") as pool:
+            results = list(pool.map(_digest, self.paths))
+        self._check_stop()
+        for i, result in enumerate(results):
+            if isinstance(result, ImageError):
+                self._fail(i, result.reason)
+        return [None if isinstance(r, ImageError) else r for r in results]
+
+    def _cached(self, digests) -> list[np.ndarray]:
+        """Per copy, a bool per file: its vector is in ``self.vectors`` already."""
+        have = [np.zeros(len(self.paths), dtype=bool) for _ in range(self.copies + 1)]
+        if self.cache is None:
+            return have
+        for copy, key in enumerate(self.keys()):
+            found = self.cache.get([d for d in digests if d is not None], key, copy)
+            for i, digest in enumerate(digests):
+                if digest in found:
+                    self._store(copy, [i], found[digest][None, :])
+                    have[copy][i] = True
+        self.done = sum(int(h.sum()) for h in have)
+        return have
+
+    def _compute(self, todo: list[int], digests, have) -> None:
+        batches = [todo[i:i + self.batch_size] for i in range(0, len(todo), self.batch_size)]
+        pool = ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="features-decode")
+        try:
+            pending: deque[list[Future]] = deque()
+            for number, batch in enumerate(batches):
+                self._check_stop()
+                while len(pending) <= BATCHES_AHEAD and number + len(pending) < len(batches):
+                    ahead = batches[number + len(pending)]
+                    pending.append([pool.submit(_decode, self.paths[i], self.key.size)
+                                    for i in ahead])
+                decoded = [future.result() for future in pending.popleft()]
+                self._batch(batch, decoded, digests, have)
+        finally:  # also when cancelled: drop the decoding queued ahead
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _batch(self, batch: list[int], decoded: list, digests, have) -> None:
+        good = []
+        for i, pixels in zip(batch, decoded):
+            if isinstance(pixels, str):
+                self._fail(i, pixels)
+                self.done += sum(1 for h in have if not h[i])
+            else:
+                good.append((i, pixels))
+        for copy, key in enumerate(self.keys()):
+            chosen = [(i, p) for i, p in good if not have[copy][i]]
+            if not chosen:
+                continue
+            images = tf.convert_to_tensor(np.stack([p for _, p in chosen]), tf.float32)
+            if copy:
+                images = self.augment(images, training=True)
+            vectors = self.forward(images).numpy()
+            indices = [i for i, _ in chosen]
+            self._store(copy, indices, vectors)
+            for i in indices:
+                have[copy][i] = True
+            if self.cache is not None:
+                self.cache.put({digests[i]: v for i, v in zip(indices, vectors)}, key, copy)
+            self.computed += len(indices)
+            self.done += len(indices)
+        self._progress()
+
+    def _store(self, copy: int, indices: list[int], vectors: np.ndarray) -> None:
+        if self.vectors is None:
+            self.vectors = np.zeros((self.copies + 1, len(self.paths), vectors.shape[-1]),
+                                    np.float32)
+        self.vectors[copy, indices] = vectors
+
+    def _fail(self, index: int, reason: str) -> None:
+        self.failed[index] = reason
+        logger.warning("Skipped %s: %s", self.paths[index], reason)
+
+    def _check_stop(self) -> None:
+        if self.should_stop():
+            raise ExtractionCancelled()
+
+    def _progress(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or self.done >= self.total or now - self._last >= PROGRESS_INTERVAL:
+            self._last = now
+            self.report(self.done, self.total)
+
+
+def _compiled(extractor, size: int):
+    """``extractor(x, training=False)`` traced once for any batch size."""
+    spec = tf.TensorSpec((None, size, size, 3), tf.float32)
+    return tf.function(lambda x: extractor(x, training=False), input_signature=[spec],
+                       autograph=False)
+
+
+def _digest(path: Path) -> str | ImageError:
+    try:
+        return file_digest(path)
+    except OSError as exc:
+        return ImageError(f"cannot read: {exc.strerror or exc}".lower())
+
+
+def _decode(path: Path, size: int) -> np.ndarray | str:
+    """Pixels, or the reason the file cannot be used (never raises: one bad file is normal)."""
+    try:
+        return load_array(path, size)
+    except ImageError as exc:
+        return exc.reason
+    except Exception as exc:  # an unexpected decoder failure must not end the whole run
+        logger.exception("Unexpected error decoding %s", path)
+        return f"cannot read: {exc}"
+

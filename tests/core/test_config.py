@@ -1,0 +1,72 @@
+"""TrainConfig validation and each model's own defaults (no TensorFlow needed)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from horsehuman_gui.core.config import (AUGMENT_PRESETS, MODEL_NAMES, EpochMetrics, TrainConfig,
+                                        TrainResult, defaults_for)
+
+
+def test_the_default_model_is_pretrained_and_the_defaults_are_its_own():
+    config = TrainConfig()
+
+    assert MODEL_NAMES[0] == "pretrained" == config.model
+    assert config.backbone == "squeezenet"
+    defaults = defaults_for("pretrained")
+    assert {k: getattr(config, k) for k in defaults} == defaults
+
+
+def test_classic_defaults_are_exactly_the_course_recipe():
+    config = TrainConfig(model="classic", **defaults_for("classic"))
+
+    assert (config.image_size, config.learning_rate, config.batch_size, config.epochs) \
+        == (300, 0.001, 128, 15)
+    assert config.augment == "off" and config.patience == 0 and not config.reduce_lr
+    assert config.class_weights == "off" and config.fine_tune_epochs == 0
+
+
+def test_each_model_brings_its_own_size_and_defaults_are_fresh_dicts():
+    sizes = {name: defaults_for(name)["image_size"] for name in MODEL_NAMES}
+
+    assert sizes["classic"] == 300 and sizes["compact"] <= 160
+    assert defaults_for("compact")["augment"] in AUGMENT_PRESETS[1:]
+    defaults_for("compact")["image_size"] = 1
+    assert defaults_for("compact")["image_size"] == sizes["compact"]
+
+
+@pytest.mark.parametrize("field, value", [
+    ("model", "resnet"), ("backbone", "vgg99"), ("augment", "wild"), ("class_weights", "yes"),
+    ("patience", -1), ("fine_tune_epochs", 1.5), ("reduce_lr", "no"), ("epochs", 0),
+    ("image_size", True)])
+def test_bad_values_say_what_was_received(field, value):
+    with pytest.raises(ValueError, match=f"`{field}`.*Received: {value!r}"):
+        TrainConfig(**{field: value})
+
+
+def test_defaults_for_an_unknown_model_is_an_error():
+    with pytest.raises(ValueError, match="Received: 'resnet'"):
+        defaults_for("resnet")
+
+
+def _epoch(number: int, val_accuracy: float) -> EpochMetrics:
+    return EpochMetrics(number, 3, 0.5, 0.5, 0.5, val_accuracy, 1.0)
+
+
+def test_final_val_accuracy_is_the_kept_epochs():
+    history = (_epoch(1, 0.7), _epoch(2, 0.9), _epoch(3, 0.8))
+
+    kept_best = TrainResult(None, ("a", "b"), 32, history, False, TrainConfig(), best_epoch=2)
+    kept_last = TrainResult(None, ("a", "b"), 32, history, False, TrainConfig())
+
+    assert kept_best.final_val_accuracy == 0.9 and kept_best.best.epoch == 2
+    assert kept_last.final_val_accuracy == 0.8
+
+
+def test_config_does_not_import_tensorflow():
+    code = ("import sys, horsehuman_gui.core.config as c; c.TrainConfig(); "
+            "c.defaults_for('classic'); assert 'tensorflow' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

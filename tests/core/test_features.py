@@ -1,0 +1,146 @@
+"""Backbone features: computed once, cached by content, augmented copies, bad files, cancel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import build_tiny_backbone, make_class_folders, write_image
+from horsehuman_gui.core.feature_cache import FeatureCache, FeatureKey, cache_dir
+from horsehuman_gui.core.features import ExtractionCancelled, extract_features
+from horsehuman_gui.core.models import feature_extractor
+
+KEY = FeatureKey("tiny", 32)
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    return feature_extractor(build_tiny_backbone(), 32)
+
+
+@pytest.fixture
+def paths(tmp_path):
+    root = make_class_folders(tmp_path / "colours", per_class=5)
+    return sorted(root.rglob("*.png"))
+
+
+def run(paths, extractor, **options):
+    progress = []
+    options.setdefault("cache", FeatureCache())
+    result = extract_features(paths, extractor, options.pop("key", KEY), batch_size=4,
+                              on_progress=lambda done, total: progress.append((done, total)),
+                              **options)
+    return result, progress
+
+
+def test_the_cache_lives_where_the_tests_put_it(tmp_path):
+    assert "cache-dir" in str(cache_dir())  # tests/core/conftest.py: never the person's cache
+
+
+def test_a_miss_computes_and_a_hit_computes_nothing(paths, extractor):
+    first, progress = run(paths, extractor)
+    second, _ = run(paths, extractor)
+
+    assert first.computed == 10 and second.computed == 0
+    assert first.vectors.shape == (1, 10, 8) and first.ok.all() and first.failed == {}
+    np.testing.assert_allclose(second.vectors, first.vectors, rtol=1e-6)
+    direct = np.asarray(extractor(np.stack([np.asarray(_pixels(p)) for p in paths[:2]])))
+    np.testing.assert_allclose(first.vectors[0, :2], direct, rtol=1e-4, atol=1e-5)
+    assert progress[0] == (0, 10) and progress[-1] == (10, 10)
+
+
+def test_a_changed_file_is_computed_again(paths, extractor):
+    first, _ = run(paths, extractor)
+    write_image(paths[0], (250, 250, 0), seed=99)  # same name, new content
+
+    second, _ = run(paths, extractor)
+
+    assert second.computed == 1
+    assert not np.allclose(second.vectors[0, 0], first.vectors[0, 0])
+    np.testing.assert_allclose(second.vectors[0, 1:], first.vectors[0, 1:], rtol=1e-6)
+
+
+def test_another_backbone_or_size_is_another_entry(paths, extractor):
+    run(paths, extractor)
+
+    other, _ = run(paths, extractor, key=FeatureKey("other", 32))
+
+    assert other.computed == 10
+
+
+def test_augmented_copies_differ_from_the_image_and_are_cached(paths, extractor):
+    key = FeatureKey("tiny", 32, "strong")
+    first, progress = run(paths, extractor, key=key, copies=2, seed=3)
+    second, _ = run(paths, extractor, key=key, copies=2, seed=3)
+    plain, _ = run(paths, extractor)  # copy 0 is the image itself, whatever the preset
+
+    assert first.vectors.shape == (3, 10, 8) and first.computed == 30
+    assert not np.allclose(first.vectors[1], first.vectors[0])
+    assert not np.allclose(first.vectors[1], first.vectors[2])
+    assert second.computed == 0 and plain.computed == 0
+    assert progress[-1] == (30, 30)
+
+
+def test_a_file_that_cannot_be_read_is_reported_and_left_out(paths, extractor):
+    paths[3].write_bytes(b"not an image")
+
+    result, progress = run(paths, extractor)
+
+    assert list(result.failed) == [paths[3]] and "not an image" in result.failed[paths[3]]
+    assert result.ok.sum() == 9 and not result.ok[3]
+    assert progress[-1] == (10, 10)
+
+
+def test_cancel_raises_and_keeps_what_was_done(paths, extractor):
+    calls = []
+
+    def should_stop():
+        calls.append(1)
+        return len(calls) > 2  # after the first batch of 4
+
+    with pytest.raises(ExtractionCancelled):
+        run(paths, extractor, should_stop=should_stop)
+    again, _ = run(paths, extractor)
+
+    assert again.computed == 6  # the first 4 were cached before the cancel
+
+
+def test_a_damaged_cache_is_a_miss_not_an_error(paths, extractor, tmp_path):
+    cache = FeatureCache(tmp_path / "features")
+    cache.path.parent.mkdir(parents=True)
+    cache.path.write_bytes(b"garbage, not SQLite" * 100)
+
+    result, _ = run(paths, extractor, cache=cache)
+    cache.close()
+    again, _ = run(paths, extractor, cache=FeatureCache(tmp_path / "features"))
+
+    assert result.computed == 10 and again.computed == 0
+
+
+def test_a_deleted_cache_is_a_miss(paths, extractor):
+    run(paths, extractor)
+    FeatureCache().path.unlink()
+
+    again, _ = run(paths, extractor)
+
+    assert again.computed == 10
+
+
+def test_past_its_bound_the_least_recently_used_entries_go(tmp_path):
+    cache = FeatureCache(tmp_path / "features", max_bytes=10 * 32)  # ten 8-float vectors
+    vector = np.ones(8, np.float32)
+    for number in range(10):
+        cache.put({f"d{number}": vector}, KEY, 0)
+    cache.get(["d0"], KEY, 0)  # used just now: kept
+    cache.put({"d10": vector}, KEY, 0)
+
+    kept = cache.get([f"d{n}" for n in range(11)], KEY, 0)
+
+    assert "d0" in kept and "d10" in kept and "d1" not in kept
+    assert len(kept) <= 9
+
+
+def _pixels(path):
+    from horsehuman_gui.core.images import load_array
+
+    return load_array(path, 32).astype(np.float32)
