@@ -101,11 +101,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from horsehuman_gui.core.dataset import scan_dataset
 
     report = scan_dataset(args.data, validation_split=config.validation_split, seed=config.seed)
-    _err(f"{len(report.classes)} classes ({', '.join(report.classes)}): "
+    _err(f"{len(report.classes)} classes ({', '.join(map(printable, report.classes))}): "
          f"{len(report.train)} training, {len(report.validation)} validation images; "
          f"{len(report.skipped)} files skipped (see `horsehuman info`)")
     for warning in report.warnings:
-        _err(f"warning: {warning}")
+        _err(f"warning: {printable(warning)}")
 
     from horsehuman_gui.core.tfsetup import load_tensorflow
 
@@ -166,7 +166,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     bundle = load_bundle(args.model, class_names=names)
     for warning in bundle.warnings:
-        _err(f"warning: {warning}")
+        _err(f"warning: {printable(warning)}")
     paths, skipped = collect_images(args.paths, recursive=args.recursive)
     rows = [Prediction(s.path, None, None, (), s.reason) for s in skipped]
     for row in rows:
