@@ -10,9 +10,13 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from horsehuman_gui.core.backbones import DEFAULT_BACKBONE
+from horsehuman_gui.core.config import MODEL_NAMES, defaults_for
+
 ORGANIZATION = "horsehuman-gui"
 APPLICATION = "horsehuman-gui"
 RECENT_LIMIT = 8
+_TRAINING = defaults_for(MODEL_NAMES[0])
 
 #: key -> (type, default)
 KEYS: dict[str, tuple[type, Any]] = {
@@ -25,11 +29,18 @@ KEYS: dict[str, tuple[type, Any]] = {
     "paths/last_copy": (str, ""),  # the last folder copied into class folders under
     "recent/datasets": (list, []),
     "recent/models": (list, []),
-    "training/model": (str, "classic"),
-    "training/image_size": (int, 300),
-    "training/epochs": (int, 15),
-    "training/batch_size": (int, 128),
-    "training/learning_rate": (float, 0.001),
+    # The training form starts from the default model's own settings.
+    "training/model": (str, MODEL_NAMES[0]),
+    "training/backbone": (str, DEFAULT_BACKBONE),
+    "training/image_size": (int, _TRAINING["image_size"]),
+    "training/epochs": (int, _TRAINING["epochs"]),
+    "training/batch_size": (int, _TRAINING["batch_size"]),
+    "training/learning_rate": (float, _TRAINING["learning_rate"]),
+    "training/augment": (str, _TRAINING["augment"]),
+    "training/class_weights": (str, _TRAINING["class_weights"]),
+    "training/patience": (int, _TRAINING["patience"]),
+    "training/reduce_lr": (bool, _TRAINING["reduce_lr"]),
+    "training/fine_tune_epochs": (int, _TRAINING["fine_tune_epochs"]),
     "training/validation_split": (float, 0.2),
     "training/seed": (int, 42),
     "prediction/threshold": (float, 0.5),
