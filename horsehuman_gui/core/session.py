@@ -86,8 +86,15 @@ class Session:
                     "config": dataclasses.asdict(self.config)}
             callbacks.append(EpochCheckpoint(self.checkpoint_dir, phase, start, self.progress,
                                              keep, self.best, base))
-        model.fit(data, epochs=end, initial_epoch=initial, verbose=0, callbacks=callbacks,
-                  **fit_options)
+        try:
+            model.fit(data, epochs=end, initial_epoch=initial, verbose=0, callbacks=callbacks,
+                      **fit_options)
+        finally:
+            # The progress callback outlives fit inside the datasets' closures, which TF's
+            # py_func registry keeps alive: holding the model there kept the trained model and
+            # its optimizer's state (~320 MB for the classic model) alive after training.
+            for callback in callbacks:
+                callback.set_model(None)
         if keep is not None:
             self.best = keep.result(phase, self.best)
 

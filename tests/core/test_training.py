@@ -13,7 +13,8 @@ from horsehuman_gui.core.dataset import LabeledImage, ScanReport
 from horsehuman_gui.core.errors import DatasetError
 from horsehuman_gui.core import session as session_module
 from horsehuman_gui.core.bundle import bundle_from_result, load_bundle, save_bundle
-from horsehuman_gui.core.checkpoints import read_checkpoint
+from horsehuman_gui.core.checkpoints import (CheckpointError, default_checkpoint_dir,
+                                             read_checkpoint)
 from horsehuman_gui.core.config import StageProgress
 from horsehuman_gui.core.features import ExtractionCancelled
 from horsehuman_gui.core.images import load_array
@@ -331,3 +332,62 @@ def test_resume_without_a_checkpoint_starts_a_new_run(colours, tmp_path):
                    resume=True)
 
     assert [m.epoch for m in result.history] == [1]
+
+
+def test_fine_tuning_trains_the_top_of_the_backbone_after_the_head(colours, tiny_backbone,
+                                                                   tmp_path):
+    from conftest import build_tiny_backbone
+
+    epochs = []
+    result = train(report_for(colours), pretrained(epochs=5, fine_tune_epochs=2,
+                                                   augment="light"), on_epoch=epochs.append)
+
+    assert [m.epoch for m in epochs] == [1, 2, 3, 4, 5, 6, 7]
+    assert epochs[-1].epochs == 7 and result.best_epoch == 7
+    original = build_tiny_backbone().get_weights()
+    backbone = next(layer for layer in result.model.layers if layer.name == "tiny")
+    tuned = backbone.get_weights()
+    np.testing.assert_array_equal(tuned[0], original[0])  # the bottom stays frozen
+    assert not np.allclose(tuned[-1], original[-1])  # the top has learnt
+    assert not any(layer.name.startswith("augment") for layer in _all_layers(result.model))
+    loaded = load_bundle(save_bundle(bundle_from_result(result), tmp_path / "tuned.keras"))
+    images = pixels_of(report_for(colours).validation)
+    np.testing.assert_allclose(loaded.model(images), result.model(images), rtol=1e-5)
+
+
+def test_a_stopped_head_resumes_from_its_checkpoint(colours, tiny_backbone, tmp_path):
+    folder, finished = tmp_path / "checkpoint", []
+    settings = pretrained(epochs=6, patience=4)
+
+    first = train(report_for(colours), settings, checkpoint_dir=folder,
+                  on_epoch=finished.append, should_stop=lambda: len(finished) >= 3)
+    state = read_checkpoint(folder)
+    assert state.best_epoch is not None and (folder / state.best_weights).is_file()
+    resumed = train(report_for(colours), settings, checkpoint_dir=folder, resume=True)
+
+    assert first.stopped and state.phase == "head" and state.epoch == 3
+    assert [m.epoch for m in resumed.history] == [1, 2, 3, 4, 5, 6]
+    assert resumed.history[:3] == first.history and not folder.exists()
+
+
+def test_the_default_checkpoint_folder_is_stable_for_a_dataset_and_its_settings(tmp_path):
+    here = default_checkpoint_dir(tmp_path / "horses", config())
+
+    assert here == default_checkpoint_dir(tmp_path / "horses", config(epochs=40, patience=3))
+    assert here != default_checkpoint_dir(tmp_path / "horses", config(image_size=48))
+    assert here != default_checkpoint_dir(tmp_path / "zebras", config())
+    assert here.name == "checkpoint" and "horses" in here.parent.name
+    assert "data-dir" in str(here)  # under HORSEHUMAN_DATA_DIR (tests/conftest.py)
+
+
+def test_a_checkpoint_of_other_settings_is_refused_and_a_damaged_one_ignored(colours, tmp_path):
+    folder, finished = tmp_path / "checkpoint", []
+    train(report_for(colours), config(epochs=3), checkpoint_dir=folder,
+          on_epoch=finished.append, should_stop=lambda: len(finished) >= 1)
+
+    with pytest.raises(CheckpointError, match="learning_rate=0.001"):
+        train(report_for(colours), config(epochs=3, learning_rate=0.01),
+              checkpoint_dir=folder, resume=True)
+    (folder / "state.json").write_text("{not json")
+    assert read_checkpoint(folder) is None
+    assert read_checkpoint(tmp_path / "nowhere") is None
