@@ -12,16 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import logging
-import math
 import os
 import re
 import secrets
-import shutil
-import tempfile
-import threading
-import time
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,16 +23,23 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from horsehuman_gui import __version__
+from horsehuman_gui.core import archive
+from horsehuman_gui.core.archive import (KERAS_TEMP_PREFIX, MAX_MODEL_BYTES, METADATA_MEMBER,
+                                         h5_in_blocks)
+from horsehuman_gui.core.archive import reason as _reason
+from horsehuman_gui.core.bundle_metadata import (FORMAT_NAME, FORMAT_VERSION, as_dict,
+                                                 dataset_summary, metadata_bytes, read_metadata,
+                                                 story_from)
 from horsehuman_gui.core.errors import ModelFileError
-from horsehuman_gui.core.paths import (STALE_AFTER, create_new_file, data_dir, models_dir,
-                                       publish, remove_stale_temporaries)
+from horsehuman_gui.core.paths import (create_new_file, data_dir, models_dir, publish,
+                                       remove_stale_temporaries)
 
 logger = logging.getLogger(__name__)
 
-#: The zip member holding our metadata inside the ``.keras`` archive.
-METADATA_MEMBER = "horsehuman.json"
-FORMAT_NAME = "horsehuman-gui model"
-FORMAT_VERSION = 1
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "KERAS_TEMP_PREFIX", "METADATA_MEMBER", "ModelBundle",
+           "SavedModel", "autosave_bundle", "autosave_path", "autosave_stem",
+           "bundle_from_result", "dataset_summary", "load_bundle", "open_model", "save_bundle",
+           "save_with_fallback"]
 
 
 @dataclass(frozen=True)
@@ -51,17 +52,34 @@ class ModelBundle:
     warnings: tuple[str, ...] = ()
     #: when the model was saved (ISO 8601, local time), None if unknown
     created: str | None = None
+    # The story of a model trained here (``core.bundle_metadata``); None/empty when unknown.
+    #: the ``TrainConfig`` as a dict
+    config: dict | None = None
+    #: one dict per finished epoch (``EpochMetrics`` fields)
+    history: tuple[dict, ...] = ()
+    #: 1-based epoch whose weights the model holds
+    best_epoch: int | None = None
+    #: ``Evaluation.to_json()`` of the validation part
+    evaluation: dict | None = None
+    #: ``bundle_metadata.dataset_summary`` of the data trained on
+    dataset: dict | None = None
 
     @property
     def binary(self) -> bool:
         return len(self.class_names) == 2
 
 
-def bundle_from_result(result) -> ModelBundle:
-    """A bundle for a ``TrainResult`` (not yet saved: ``path`` is None)."""
+def bundle_from_result(result, evaluation=None, dataset=None) -> ModelBundle:
+    """A bundle for a ``TrainResult`` (not yet saved: ``path`` is None) with its story: the
+    config, history and best epoch from ``result``; ``evaluation`` an ``Evaluation`` (or its
+    ``to_json()``), ``dataset`` a ``ScanReport`` (or its ``dataset_summary``), both optional."""
     return ModelBundle(model=result.model, class_names=tuple(result.class_names),
                        image_size=result.image_size, app_version=__version__,
-                       created=datetime.now().isoformat(timespec="seconds"))
+                       created=datetime.now().isoformat(timespec="seconds"),
+                       config=as_dict(result.config),
+                       history=tuple(as_dict(m) for m in result.history),
+                       best_epoch=result.best_epoch, evaluation=as_dict(evaluation),
+                       dataset=as_dict(dataset))
 
 
 def save_bundle(bundle: ModelBundle, path: str | Path, overwrite: bool = True) -> Path:
@@ -184,124 +202,13 @@ def _write_model(model, temp: Path) -> None:
 
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
-    with _h5_in_blocks():
+    with h5_in_blocks():
         copy.save(temp)
 
 
-#: Largest piece of one array written or read by a single h5py call while saving or loading.
-BLOCK_BYTES = 8 * 2**20
-_h5_lock = threading.Lock()
-
-
-def _big(array_like) -> bool:
-    return len(array_like.shape) >= 1 and array_like.dtype.kind == "f" \
-        and array_like.size * array_like.dtype.itemsize > BLOCK_BYTES
-
-
-def _row_blocks(shape, itemsize: int):
-    """Slices of at most BLOCK_BYTES along the first axis."""
-    rows = max(1, BLOCK_BYTES // max(1, itemsize * math.prod(shape[1:])))
-    return (slice(start, start + rows) for start in range(0, shape[0], rows))
-
-
-@contextlib.contextmanager
-def _h5_in_blocks():
-    """While saving or loading, big arrays go into and come out of HDF5 a block of rows at a time.
-
-    Keras stores each weight with one ``group[name] = array`` and reads it with one
-    ``np.array(dataset)``; h5py holds the GIL for the whole call, so the classic model's 160 MB
-    kernel froze every other thread, the GUI's included, for ~0.1-0.5 s. Block by block, other
-    threads run between blocks. The file is the same: an ordinary dataset of the same shape,
-    type and values; what is read back is the same array.
-    """
-    import h5py
-    import numpy as np
-
-    original_setitem, original_array = h5py.Group.__setitem__, h5py.Dataset.__array__
-
-    def setitem(group, name, value):
-        if not (isinstance(value, np.ndarray) and _big(value)):
-            return original_setitem(group, name, value)
-        dataset = group.create_dataset(name, shape=value.shape, dtype=value.dtype)
-        for rows in _row_blocks(value.shape, value.itemsize):
-            dataset[rows] = value[rows]
-        return None
-
-    def array(dataset, dtype=None, copy=None):
-        if dtype is not None or not _big(dataset):  # e.g. bfloat16 weights: h5py's own way
-            return original_array(dataset, dtype=dtype, copy=copy)
-        out = np.empty(dataset.shape, dtype=dataset.dtype)
-        for rows in _row_blocks(dataset.shape, dataset.dtype.itemsize):
-            dataset.read_direct(out, source_sel=rows, dest_sel=rows)
-        return out
-
-    with _h5_lock:  # one save or load at a time puts the methods in and takes them out
-        h5py.Group.__setitem__, h5py.Dataset.__array__ = setitem, array
-        try:
-            with _keras_temporary_folders():
-                yield
-        finally:
-            h5py.Group.__setitem__, h5py.Dataset.__array__ = original_setitem, original_array
-
-
-#: Keras's temporary folders made during our saves and loads: ``horsehuman-keras-<random>``.
-KERAS_TEMP_PREFIX = "horsehuman-keras-"
-
-
-@contextlib.contextmanager
-def _keras_temporary_folders():
-    """Keras makes a folder in the system temporary folder for each save and load (for
-    "assets") and removes it only when the save ends: a killed one leaves it behind. Ours get
-    a name we recognise, and those left by earlier killed runs are removed when stale."""
-    try:
-        from keras.src.saving import saving_lib
-        original = saving_lib.get_temp_dir
-        saving_lib.file_utils.filter_safe_zipinfos  # noqa: B018 (checked, used below)
-    except (ImportError, AttributeError) as exc:  # a later Keras: its own names, not cleaned
-        logger.info("Keras's temporary folders are not named by us: %r", exc)
-        yield
-        return
-    _remove_stale_keras_folders()
-    file_utils = saving_lib.file_utils
-    original_extract = file_utils.extract_open_archive
-
-    def extract(archive, path="."):
-        """Into our folders only what they are for: ``assets/``. Keras unpacks the whole
-        archive (the weights again, 160 MB for the classic model) whenever it holds more than
-        three files, and ours hold four."""
-        if isinstance(archive, zipfile.ZipFile) and Path(path).name.startswith(KERAS_TEMP_PREFIX):
-            assets = [m for m in archive.infolist() if m.filename.startswith("assets/")]
-            archive.extractall(path, members=list(file_utils.filter_safe_zipinfos(assets, path)))
-        else:
-            original_extract(archive, path)
-
-    saving_lib.get_temp_dir = lambda: tempfile.mkdtemp(prefix=KERAS_TEMP_PREFIX)
-    file_utils.extract_open_archive = extract
-    try:
-        yield
-    finally:
-        saving_lib.get_temp_dir = original
-        file_utils.extract_open_archive = original_extract
-
-
-def _remove_stale_keras_folders() -> None:
-    now = time.time()
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(tempfile.gettempdir()):
-            with contextlib.suppress(OSError):
-                if entry.name.startswith(KERAS_TEMP_PREFIX) \
-                        and entry.is_dir(follow_symlinks=False) \
-                        and now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER:
-                    shutil.rmtree(entry.path, ignore_errors=True)
-
-
 def _add_metadata(temp: Path, bundle: ModelBundle) -> None:
-    metadata = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
-                "class_names": list(bundle.class_names), "image_size": bundle.image_size,
-                "app_version": bundle.app_version,
-                "created": bundle.created or datetime.now().isoformat(timespec="seconds")}
-    with zipfile.ZipFile(temp, "a") as archive:
-        archive.writestr(METADATA_MEMBER, json.dumps(metadata, indent=2))
+    with zipfile.ZipFile(temp, "a") as zipped:
+        zipped.writestr(METADATA_MEMBER, metadata_bytes(bundle))
 
 
 def _flush_to_disk(path: Path) -> None:
@@ -317,13 +224,6 @@ def _flush_folder(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()  # "no space left on device", "permission denied"
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def autosave_stem(dataset_root: str | Path, val_accuracy: float | None, stopped: bool) -> str:
@@ -363,11 +263,11 @@ def load_bundle(path: str | Path, class_names: tuple[str, ...] | None = None) ->
     input size is read from the model. Keras safe mode stays on.
     """
     path = Path(path)
-    _check_archive(path)
-    metadata = _read_metadata(path)
+    archive.check_archive(path, max_bytes=MAX_MODEL_BYTES)  # read here: tests lower it
+    metadata = read_metadata(path)
     model = _load_model(path)
-    image_size = _input_size(model, path)
-    outputs = _output_classes(model)
+    image_size = archive.input_size(model, path)
+    outputs = archive.output_classes(model)
     warnings: list[str] = []
     names = class_names if class_names is not None else metadata.get("class_names")
     if names is None:
@@ -382,86 +282,8 @@ def load_bundle(path: str | Path, class_names: tuple[str, ...] | None = None) ->
             f"({', '.join(names)}).")
     return ModelBundle(model=model, class_names=names, image_size=image_size,
                        app_version=str(metadata.get("app_version", "unknown")), path=path,
-                       warnings=tuple(warnings), created=metadata.get("created"))
-
-
-#: What a model file may hold when unpacked, checked from the archive's directory before any
-#: member is read: a crafted file must not fill the memory or the temporary folder. Keras
-#: reads the weights whole into memory and unpacks the archive into the temporary folder.
-MAX_MODEL_BYTES = 2 * 2**30  # all members together; the classic model is ~160 MB
-MAX_MEMBERS = 1000
-#: Members Keras (or we) read whole as text: config, Keras's metadata, ours.
-MAX_SMALL_MEMBER_BYTES = {"config.json": 64 * 2**20, "metadata.json": 2**20,
-                          METADATA_MEMBER: 2**20}
-
-
-def _check_archive(path: Path) -> None:
-    if not path.exists():
-        raise ModelFileError(f"No model file at {path}.")
-    if not path.is_file():
-        raise ModelFileError(f"{path} is a folder, not a model file.")
-    if path.suffix.lower() in (".h5", ".hdf5"):
-        raise ModelFileError(
-            f"{path.name} is an older .h5 model file; only .keras files are supported "
-            "(in Python: keras.models.load_model('model.h5').save('model.keras')).")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ModelFileError(f"{path.name} is not a Keras model file (.keras): "
-                             f"{_reason(exc)}") from exc
-    if "config.json" not in {m.filename for m in members}:
-        raise ModelFileError(f"{path.name} is a zip file but not a Keras model.")
-    _check_members(path, members)
-
-
-def _check_members(path: Path, members: list[zipfile.ZipInfo]) -> None:
-    """Refuse archives with too many or too large members, or names leading out of a folder."""
-    if len(members) > MAX_MEMBERS:
-        raise ModelFileError(f"{path.name} holds {len(members)} files, more than a model file "
-                             f"could (limit {MAX_MEMBERS}); it was not loaded.")
-    if any(_unsafe_name(m.filename) for m in members):
-        raise ModelFileError(f"{path.name} holds files named to be written outside their "
-                             "folder (../ or absolute names); it was not loaded.")
-    for member in members:
-        limit = MAX_SMALL_MEMBER_BYTES.get(member.filename)
-        if limit is not None and member.file_size > limit:
-            raise ModelFileError(f"{path.name} has a {member.filename} of "
-                                 f"{_size(member.file_size)} (limit {_size(limit)}); it was "
-                                 "not loaded.")
-    total = sum(m.file_size for m in members)
-    if total > MAX_MODEL_BYTES:
-        raise ModelFileError(f"{path.name} unpacks to {_size(total)}, more than a model file "
-                             f"may (limit {_size(MAX_MODEL_BYTES)}); it was not loaded.")
-
-
-def _unsafe_name(name: str) -> bool:
-    parts = name.replace("\\", "/").split("/")
-    return name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
-
-
-def _size(size: int) -> str:
-    return f"{size / 2**30:.1f} GB" if size >= 2**30 else f"{size / 2**20:.1f} MB"
-
-
-def _read_metadata(path: Path) -> dict:
-    """Our metadata, or {} for a plain Keras file; damaged metadata is an error."""
-    limit = MAX_SMALL_MEMBER_BYTES[METADATA_MEMBER]
-    with zipfile.ZipFile(path) as archive:
-        if METADATA_MEMBER not in archive.namelist():
-            return {}
-        try:
-            with archive.open(METADATA_MEMBER) as member:
-                data = member.read(limit + 1)  # never more, whatever the directory claims
-            if len(data) > limit:
-                raise ValueError("too large")
-            metadata = json.loads(data.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError) as exc:
-            raise ModelFileError(f"{path.name} has damaged class information.") from exc
-    names = metadata.get("class_names") if isinstance(metadata, dict) else None
-    if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
-        raise ModelFileError(f"{path.name} has damaged class information.")
-    return metadata
+                       warnings=tuple(warnings), created=metadata.get("created"),
+                       **story_from(metadata, path.name))
 
 
 def _load_model(path: Path):
@@ -470,33 +292,19 @@ def _load_model(path: Path):
     keras = load_tensorflow()
     try:
         # compile=False: predicting needs no optimizer; safe_mode refuses code in the file.
-        with _h5_in_blocks():
+        with h5_in_blocks():
             return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:
-        raise ModelFileError(_load_failure(path, exc)) from exc
+        raise ModelFileError(archive.load_failure(path, exc)) from exc
 
 
-def _load_failure(path: Path, exc: Exception) -> str:
-    text = str(exc)
-    if "TFSMLayer" in text:
-        return (f"{path.name} contains a TFSMLayer, which runs an external TensorFlow "
-                "SavedModel (code), and is not loaded for safety.")
-    if "lambda" in text.lower():
-        return (f"{path.name} contains Python code (a Lambda layer), which is not loaded "
-                "for safety.")
-    if "safe_mode" in text:
-        return f"{path.name} contains code, which is not loaded for safety."
-    return f"{path.name} could not be loaded as a Keras model: {_reason(exc)}"
+def open_model(path: str | Path, class_names: tuple[str, ...] | None = None) -> ModelBundle:
+    """Open any model the app can use: our ``.keras`` files (and plain Keras ones, see
+    ``load_bundle``) or a Teachable Machine Keras export (``keras_model.h5`` with
+    ``labels.txt``, their folder, or its ``.zip``; ``core.teachable``). ``class_names``
+    applies to ``.keras`` files only. Raises ``ModelFileError`` with a plain message."""
+    from horsehuman_gui.core import teachable  # imports this module: not at the top
 
-
-def _input_size(model, path: Path) -> int:
-    shape = tuple(model.inputs[0].shape) if getattr(model, "inputs", None) else ()
-    if len(shape) != 4 or shape[3] != 3 or shape[1] is None or shape[1] != shape[2]:
-        raise ModelFileError(f"{path.name} does not take square RGB images of a fixed size "
-                             f"(its input shape is {shape}).")
-    return int(shape[1])
-
-
-def _output_classes(model) -> int:
-    units = int(model.outputs[0].shape[-1])
-    return 2 if units == 1 else units
+    if teachable.is_teachable_machine(path):
+        return teachable.load_teachable_machine(path)
+    return load_bundle(path, class_names=class_names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import warnings
@@ -12,10 +13,13 @@ import numpy as np
 import pytest
 
 from horsehuman_gui import __version__
+from horsehuman_gui.core import archive
 from horsehuman_gui.core import bundle as bundle_module
 from horsehuman_gui.core.bundle import (METADATA_MEMBER, ModelBundle, autosave_path,
-                                        bundle_from_result, load_bundle, save_bundle)
-from horsehuman_gui.core.config import TrainConfig, TrainResult
+                                        bundle_from_result, load_bundle, open_model,
+                                        save_bundle)
+from horsehuman_gui.core.config import EpochMetrics, TrainConfig, TrainResult
+from horsehuman_gui.core.evaluation import Evaluation, Scores
 from horsehuman_gui.core.errors import ModelFileError
 from horsehuman_gui.core.models import build_model, keras
 from horsehuman_gui.core.paths import models_dir
@@ -100,7 +104,7 @@ def test_big_weights_are_written_and_read_a_block_at_a_time(trained, tmp_path, m
     import h5py
 
     originals = h5py.Group.__setitem__, h5py.Dataset.__array__
-    monkeypatch.setattr(bundle_module, "BLOCK_BYTES", 1000)  # the 64x64 kernel: 16 KB
+    monkeypatch.setattr(archive, "BLOCK_BYTES", 1000)  # the 64x64 kernel: 16 KB
     writes, reads = [], []
     dataset_setitem, read_direct = h5py.Dataset.__setitem__, h5py.Dataset.read_direct
     monkeypatch.setattr(h5py.Dataset, "__setitem__",
@@ -121,7 +125,7 @@ def test_big_weights_are_written_and_read_a_block_at_a_time(trained, tmp_path, m
         assert saved.dtype == kept.dtype
         np.testing.assert_array_equal(saved, kept)
 
-    monkeypatch.setattr(bundle_module, "BLOCK_BYTES", 2**30)  # the same file read whole
+    monkeypatch.setattr(archive, "BLOCK_BYTES", 2**30)  # the same file read whole
     for whole, blocks in zip(load_bundle(path).model.get_weights(), loaded.model.get_weights()):
         np.testing.assert_array_equal(whole, blocks)
 
@@ -217,3 +221,82 @@ def test_bundle_from_result(trained):
 
     assert made.model is trained and made.class_names == ("blue", "red")
     assert made.image_size == 32 and made.app_version == __version__ and made.path is None
+
+
+def _story_result(model) -> TrainResult:
+    history = (EpochMetrics(1, 2, 0.7, 0.5, 0.69, 0.5, 1.5),
+               EpochMetrics(2, 2, 0.4, 0.9, float("nan"), 1.0, 1.25))
+    return TrainResult(model=model, class_names=("blue", "red"), image_size=32,
+                       history=history, stopped=False,
+                       config=TrainConfig(model="compact", image_size=32), best_epoch=2)
+
+
+def test_the_story_goes_into_the_file_and_comes_back(trained, tmp_path, split_folders):
+    from horsehuman_gui.core.dataset import scan_dataset
+
+    evaluation = Scores([0, 1, 1], [0.2, 0.9, 0.4], ("blue", "red")).evaluate()
+    report = scan_dataset(split_folders)
+    made = bundle_from_result(_story_result(trained), evaluation=evaluation, dataset=report)
+
+    loaded = load_bundle(save_bundle(made, tmp_path / "story.keras"))
+
+    assert loaded.config == dataclasses.asdict(TrainConfig(model="compact", image_size=32))
+    assert loaded.history[0] == {"epoch": 1, "epochs": 2, "loss": 0.7, "accuracy": 0.5,
+                                 "val_loss": 0.69, "val_accuracy": 0.5, "seconds": 1.5}
+    assert loaded.history[1]["val_loss"] is None  # NaN is not JSON: stored as null
+    assert loaded.best_epoch == 2
+    assert Evaluation.from_json(loaded.evaluation) == evaluation
+    assert loaded.dataset["root"] == str(split_folders) and loaded.dataset["layout"] == "split"
+    assert loaded.dataset["counts"] == {"train": {"blue": 12, "red": 12},
+                                        "validation": {"blue": 4, "red": 4}}
+    assert loaded.dataset["grouping"]["signals"] and "groups" in loaded.dataset["grouping"]
+
+
+def test_a_file_without_a_story_loads_with_none_and_empty(trained, tmp_path):
+    """Files saved before the story existed: only the first six keys."""
+    path = save_bundle(bundle_of(trained), tmp_path / "old.keras")
+    old = {"format": "horsehuman-gui model", "format_version": 1, "class_names": ["a", "b"],
+           "image_size": 32, "app_version": "0.0.9", "created": "2026-01-01T10:00:00"}
+    _replace_metadata(path, old)
+
+    loaded = load_bundle(path)
+
+    assert loaded.class_names == ("a", "b") and loaded.app_version == "0.0.9"
+    assert (loaded.config, loaded.history, loaded.best_epoch, loaded.evaluation,
+            loaded.dataset) == (None, (), None, None, None)
+
+
+def test_a_damaged_story_is_dropped_but_the_model_loads(trained, tmp_path):
+    path = save_bundle(bundle_of(trained), tmp_path / "odd.keras")
+    _replace_metadata(path, {"class_names": ["a", "b"], "config": "not a dict",
+                             "history": [1, 2], "best_epoch": True, "evaluation": {"x": 1}})
+
+    loaded = load_bundle(path)
+
+    assert loaded.class_names == ("a", "b")
+    assert loaded.config is None and loaded.history == () and loaded.best_epoch is None
+    assert loaded.evaluation == {"x": 1}  # a dict: read as it is, checked by its reader
+
+
+def _replace_metadata(path: Path, metadata: dict) -> None:
+    with zipfile.ZipFile(path) as zin:
+        members = {n: zin.read(n) for n in zin.namelist() if n != METADATA_MEMBER}
+    with zipfile.ZipFile(path, "w") as zout:
+        for name, data in members.items():
+            zout.writestr(name, data)
+        zout.writestr(METADATA_MEMBER, json.dumps(metadata))
+
+
+def test_open_model_opens_keras_files_and_teachable_machine_exports(trained, tmp_path):
+    ours = open_model(save_bundle(bundle_of(trained), tmp_path / "ours.keras"))
+    assert ours.class_names == ("blue", "red")
+
+    folder = tmp_path / "tm"
+    folder.mkdir()
+    trained.save(folder / "keras_model.h5")
+    (folder / "labels.txt").write_text("0 Sky\n1 Fire\n", encoding="utf-8")
+    theirs = open_model(folder)
+
+    assert theirs.class_names == ("Sky", "Fire") and theirs.app_version == "Teachable Machine"
+    with pytest.raises(ModelFileError, match="No model file"):
+        open_model(tmp_path / "missing.keras")

@@ -1,0 +1,124 @@
+"""What a model file says about itself: ``horsehuman.json`` inside the ``.keras`` archive.
+
+Always: format, format_version, class_names, image_size, app_version, created. Since 0.1 a
+trained model's story too (each optional, None or empty when unknown): ``config`` (the
+``TrainConfig`` as a dict), ``history`` (one dict per finished epoch: epoch, epochs, loss,
+accuracy, val_loss, val_accuracy, seconds), ``best_epoch`` (1-based, the weights in the file),
+``evaluation`` (``Evaluation.to_json()`` of the validation part) and ``dataset``
+(``dataset_summary``). The story was added without changing ``FORMAT_VERSION``: older files
+simply lack it, and older versions of the app ignore it.
+
+A damaged story is logged and dropped; damaged class names make the file unusable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import zipfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from horsehuman_gui.core.archive import MAX_SMALL_MEMBER_BYTES, METADATA_MEMBER
+from horsehuman_gui.core.errors import ModelFileError
+
+logger = logging.getLogger(__name__)
+
+FORMAT_NAME = "horsehuman-gui model"
+FORMAT_VERSION = 1
+#: The optional fields of a trained model's story, and the JSON type each must have.
+STORY_FIELDS = {"config": dict, "history": list, "best_epoch": int, "evaluation": dict,
+                "dataset": dict}
+
+
+def dataset_summary(report) -> dict[str, Any]:
+    """A short record of the data a model was trained on, from a ``ScanReport``: root, layout,
+    classes, validation_split, seed, counts (part -> class -> images), skipped (how many),
+    grouping (signals looked for, links found per signal, number of groups)."""
+    items = (*report.train, *report.validation)
+    return {"root": str(report.root), "layout": report.layout, "classes": list(report.classes),
+            "validation_split": report.validation_split, "seed": report.seed,
+            "counts": {part: report.counts(part) for part in ("train", "validation")},
+            "skipped": len(report.skipped),
+            "grouping": {"signals": list(report.grouping_signals),
+                         "links": dict(report.grouping_links),
+                         "groups": len({item.group for item in items})}}
+
+
+def as_dict(value) -> dict | None:
+    """A dataclass (``TrainConfig``, ``EpochMetrics``), an object with ``to_json()``
+    (``Evaluation``), a ``ScanReport`` (``dataset_summary``) or a mapping, as a plain dict."""
+    if value is None:
+        return None
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if hasattr(value, "counts") and hasattr(value, "train"):
+        return dataset_summary(value)
+    if dataclasses.is_dataclass(value):
+        return dataclasses.asdict(value)
+    return dict(value)
+
+
+def metadata_for(bundle) -> dict[str, Any]:
+    """The JSON record written into the file for ``bundle``."""
+    return {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+            "class_names": list(bundle.class_names), "image_size": bundle.image_size,
+            "app_version": bundle.app_version,
+            "created": bundle.created or datetime.now().isoformat(timespec="seconds"),
+            "config": bundle.config, "history": [dict(m) for m in bundle.history],
+            "best_epoch": bundle.best_epoch, "evaluation": bundle.evaluation,
+            "dataset": bundle.dataset}
+
+
+def metadata_bytes(bundle) -> bytes:
+    # Non-finite floats (a diverged loss) are written as null: JSON has no NaN.
+    return json.dumps(_finite(metadata_for(bundle)), indent=1).encode("utf-8")
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def read_metadata(path: Path) -> dict:
+    """Our metadata, or {} for a plain Keras file; damaged metadata is a ``ModelFileError``."""
+    limit = MAX_SMALL_MEMBER_BYTES[METADATA_MEMBER]
+    with zipfile.ZipFile(path) as archive:
+        if METADATA_MEMBER not in archive.namelist():
+            return {}
+        try:
+            with archive.open(METADATA_MEMBER) as member:
+                data = member.read(limit + 1)  # never more, whatever the directory claims
+            if len(data) > limit:
+                raise ValueError("too large")
+            metadata = json.loads(data.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError) as exc:
+            raise ModelFileError(f"{path.name} has damaged class information.") from exc
+    names = metadata.get("class_names") if isinstance(metadata, dict) else None
+    if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        raise ModelFileError(f"{path.name} has damaged class information.")
+    return metadata
+
+
+def story_from(metadata: dict, name: str) -> dict[str, Any]:
+    """The story fields of ``metadata`` as ``ModelBundle`` keyword arguments; a field of the
+    wrong type is dropped (logged), never an error: the model itself is still usable."""
+    story: dict[str, Any] = {}
+    for key, kind in STORY_FIELDS.items():
+        value = metadata.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool) or (
+                key == "history" and not all(isinstance(m, dict) for m in value)):
+            logger.warning("%s: ignoring its damaged %r record", name, key)
+            continue
+        story[key] = tuple(value) if key == "history" else value
+    return story
