@@ -391,3 +391,20 @@ def test_a_checkpoint_of_other_settings_is_refused_and_a_damaged_one_ignored(col
     (folder / "state.json").write_text("{not json")
     assert read_checkpoint(folder) is None
     assert read_checkpoint(tmp_path / "nowhere") is None
+
+
+@pytest.mark.parametrize("reduce_lr", [True, False])
+def test_the_learning_rate_is_reduced_on_a_plateau_only_when_asked(colours, tiny_backbone,
+                                                                   monkeypatch, reduce_lr):
+    rates = []
+    original = session_module.Session.fit
+
+    def fit(self, model, data, **options):
+        original(self, model, data, **options)
+        rates.append(float(model.optimizer.learning_rate))
+
+    monkeypatch.setattr(session_module.Session, "fit", fit)
+
+    train(swapped(report_for(colours)), pretrained(epochs=8, patience=6, reduce_lr=reduce_lr))
+
+    assert (rates[0] < 0.05) if reduce_lr else rates == [pytest.approx(0.05)]
