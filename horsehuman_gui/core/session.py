@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -26,8 +26,10 @@ class Session:
 
     def __init__(self, report: ScanReport, config: TrainConfig, on_epoch=None, on_batch=None,
                  should_stop: Callable[[], bool] | None = None,
-                 checkpoint_dir: str | Path | None = None, resume: bool = False):
+                 checkpoint_dir: str | Path | None = None, resume: bool = False,
+                 callbacks: Sequence = ()):
         self.report, self.config, self.should_stop = report, config, should_stop
+        self.extra_callbacks = list(callbacks)  # the caller's, added to every fit
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.progress = ProgressCallback(config.epochs, 1, on_epoch, on_batch, should_stop)
         self.best: Best | None = None
@@ -87,12 +89,13 @@ class Session:
             callbacks.append(EpochCheckpoint(self.checkpoint_dir, phase, start, self.progress,
                                              keep, self.best, base))
         try:
-            model.fit(data, epochs=end, initial_epoch=initial, verbose=0, callbacks=callbacks,
-                      **fit_options)
+            model.fit(data, epochs=end, initial_epoch=initial, verbose=0,
+                      callbacks=callbacks + self.extra_callbacks, **fit_options)
         finally:
             # The progress callback outlives fit inside the datasets' closures, which TF's
             # py_func registry keeps alive: holding the model there kept the trained model and
             # its optimizer's state (~320 MB for the classic model) alive after training.
+            # Only ours: the caller's (TensorBoard writes a graph in set_model) are theirs.
             for callback in callbacks:
                 callback.set_model(None)
         if keep is not None:

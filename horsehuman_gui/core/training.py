@@ -17,7 +17,7 @@ import logging
 import math
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from horsehuman_gui.core.callbacks import BATCH_REPORT_INTERVAL, ProgressCallback
 from horsehuman_gui.core.checkpoints import delete_checkpoint
@@ -44,7 +44,8 @@ def train(report: ScanReport, config: TrainConfig,
           on_batch: Callable[[BatchProgress], None] | None = None,
           should_stop: Callable[[], bool] | None = None,
           on_stage: Callable[[StageProgress], None] | None = None,
-          checkpoint_dir: str | Path | None = None, resume: bool = False) -> TrainResult:
+          checkpoint_dir: str | Path | None = None, resume: bool = False,
+          callbacks: Sequence = ()) -> TrainResult:
     """Build ``config.model`` for ``report.classes`` and train it on ``report.train``.
 
     Validation uses ``report.validation`` (skipped when empty). ``on_epoch`` gets every finished
@@ -58,6 +59,8 @@ def train(report: ScanReport, config: TrainConfig,
     With ``checkpoint_dir``, a checkpoint is written there after every finished epoch, and
     deleted when the run ends without a Stop; ``resume`` continues from it (from scratch when
     there is none; ``checkpoints.CheckpointError`` when it was made with other settings).
+    ``callbacks`` (Keras callbacks, e.g. ``keras.callbacks.TensorBoard``) are added to every
+    ``fit`` of the run (for "pretrained": the head's on features, then fine-tuning's).
 
     Returns an uncompiled model ready to predict (the best epoch with early stopping) with the
     history of finished epochs. Seeded by ``config.seed``. Files that fail to decode are logged
@@ -66,7 +69,8 @@ def train(report: ScanReport, config: TrainConfig,
     if not report.train:
         raise ValueError("`report.train` holds no images to train on.")
     keras.utils.set_random_seed(config.seed)
-    session = Session(report, config, on_epoch, on_batch, should_stop, checkpoint_dir, resume)
+    session = Session(report, config, on_epoch, on_batch, should_stop, checkpoint_dir, resume,
+                      callbacks)
     if config.model == "pretrained":
         from horsehuman_gui.core.transfer import train_pretrained  # loads the backbones
 
