@@ -17,6 +17,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -35,11 +36,12 @@ STORY_FIELDS = {"config": dict, "history": list, "best_epoch": int, "evaluation"
 
 
 def dataset_summary(report) -> dict[str, Any]:
-    """A short record of the data a model was trained on, from a ``ScanReport``: root, layout,
+    """A short record of the data a model was trained on, from a ``ScanReport``: root (made
+    absolute, so a script or report made later from another folder finds it), layout,
     classes, validation_split, seed, counts (part -> class -> images), skipped (how many),
     grouping (signals looked for, links found per signal, number of groups)."""
     items = (*report.train, *report.validation)
-    return {"root": str(report.root), "layout": report.layout, "classes": list(report.classes),
+    return {"root": os.path.abspath(report.root), "layout": report.layout, "classes": list(report.classes),
             "validation_split": report.validation_split, "seed": report.seed,
             "counts": {part: report.counts(part) for part in ("train", "validation")},
             "skipped": len(report.skipped),

@@ -300,3 +300,11 @@ def test_open_model_opens_keras_files_and_teachable_machine_exports(trained, tmp
     assert theirs.class_names == ("Sky", "Fire") and theirs.app_version == "Teachable Machine"
     with pytest.raises(ModelFileError, match="No model file"):
         open_model(tmp_path / "missing.keras")
+
+
+def test_the_dataset_root_is_stored_absolute(split_folders, monkeypatch):
+    from horsehuman_gui.core.bundle import dataset_summary
+    from horsehuman_gui.core.dataset import scan_dataset
+
+    monkeypatch.chdir(split_folders.parent)
+    assert dataset_summary(scan_dataset(split_folders.name))["root"] == str(split_folders)
