@@ -216,6 +216,9 @@ def _evaluated(result, report, interrupts: Interrupts):
     from horsehuman_gui.core.errors import DatasetError
 
     bundle = bundle_from_result(result, dataset=report)
+    if result.history and result.best_epoch not in (None, result.history[-1].epoch):
+        err(f"keeping the best epoch, {result.best_epoch} (lowest validation loss; early "
+            "stopping)")
     if result.stopped or not report.validation or not result.history:
         return bundle
     try:

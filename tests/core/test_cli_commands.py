@@ -133,6 +133,7 @@ def test_a_run_stopped_with_checkpoints_says_how_to_go_on(capsys, data, tmp_path
                        *args)
 
     assert code == 0, err
+    assert "keeping the best epoch" not in err  # one epoch: it is the last
     assert f"checkpoint after every epoch in {checkpoint}" in err
     assert f"the same command with --resume (checkpoint in {checkpoint})" in err
     assert (checkpoint / "state.json").is_file()
@@ -156,6 +157,18 @@ def test_pretrained_stages_are_progress_lines(capsys, data, tmp_path, tiny_backb
     assert "computing features 20/20" in err  # training and validation images
     assert "validation: accuracy" in out
     assert load_bundle(tmp_path / "m.keras").config["backbone"] == "tiny"
+
+
+def test_early_stopping_says_which_epoch_it_keeps(capsys, tmp_path, tiny_backbone):
+    data = make_class_folders(tmp_path / "d", per_class=6)
+    code, out, err = run(capsys, "train", data, "--out", tmp_path / "m.keras", "--backbone",
+                         "tiny", "--epochs", "60", "--patience", "1", "--batch-size", "4",
+                         "--learning-rate", "0.5")
+    assert code == 0, err
+    kept = load_bundle(tmp_path / "m.keras").best_epoch
+    last = int([l for l in out.splitlines() if l.startswith("epoch ")][-1].split()[1]
+               .split("/")[0])
+    assert kept < last and f"keeping the best epoch, {kept} " in err
 
 
 def test_unavailable_weights_are_one_sentence_and_exit_2(capsys, data, tmp_path, monkeypatch):
