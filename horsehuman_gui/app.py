@@ -6,7 +6,7 @@ background afterwards. Nothing imported on the way to ``show()`` imports TensorF
 Environment variables for tests and benchmarks:
 
 * ``HORSEHUMAN_GUI_QUIT_AFTER_MS=N``: close the window N ms after it is first painted (runs the
-  normal close path: settings saved, workers stopped).
+  normal close path: settings saved, workers stopped; a model in training is kept, unasked).
 * ``HORSEHUMAN_GUI_REPORT_SHOWN=1``: when first painted, print one JSON line to stdout:
   ``{"shown_at": <time.time()>, "tensorflow_imported": <bool>}`` (true if TensorFlow or Keras
   had been imported by then).
@@ -174,7 +174,7 @@ def _started(window, args: argparse.Namespace) -> None:
     if quit_after:
         from PySide6.QtCore import QTimer
 
-        QTimer.singleShot(int(quit_after), window.close)
+        QTimer.singleShot(int(quit_after), window.close_keeping_model)
     window.start_background_loading()
     if args.dataset is not None:
         window.open_dataset(args.dataset)

@@ -28,6 +28,9 @@ from horsehuman_gui.ui.train.training_pane import TrainingPane
 logger = logging.getLogger(__name__)
 
 MODEL_FILTER = "Keras model files (*.keras);;All files (*)"
+#: The smallest window in which every tab still shows its controls whole (a 1366x768 laptop
+#: screen leaves about 1360x700).
+MIN_WIDTH, MIN_HEIGHT = 760, 540
 DATASET_TAB, TRAIN_TAB, CLASSIFY_TAB = range(3)
 
 
@@ -58,6 +61,7 @@ class MainWindow(QMainWindow):
         self._create_toolbar()
         self._create_status_bar()
         self._connect()
+        self.setMinimumSize(MIN_WIDTH, MIN_HEIGHT)
         self.resize(1200, 800)
         self._restore()
 

@@ -112,6 +112,43 @@ def test_every_toolbar_action_has_an_icon_without_an_icon_theme(make_window):
         QIcon.setThemeName(theme)
 
 
+def test_the_smallest_window_still_shows_every_control_whole(qtbot, make_window, class_folders):
+    from PySide6.QtWidgets import QComboBox, QLabel, QScrollArea
+
+    from horsehuman_gui.ui.main_window import MIN_HEIGHT, MIN_WIDTH
+    from horsehuman_gui.ui.train.training_pane import PLOT_MIN_HEIGHT
+
+    window = make_window()
+    window.prediction_pane.controls.set_classes(("horses", "humans"), binary=True)
+    _open(qtbot, window, class_folders)
+    window.resize(300, 200)  # it accepted 300x200
+    assert (window.width(), window.height()) == (MIN_WIDTH, MIN_HEIGHT)
+
+    window.tabs.setCurrentIndex(CLASSIFY_TAB)
+    pane = window.prediction_pane
+    qtbot.waitUntil(lambda: pane.tree.width() >= 150)  # it shrank to ~60 px
+    assert pane.view.width() >= 2 * 150  # two thumbnails a row at least
+    qtbot.waitUntil(lambda: pane.controls.height() >= pane.controls.sizeHint().height())
+    for kind in (QComboBox, QLabel):
+        for widget in pane.controls.findChildren(kind):
+            if widget.isVisible():  # no label or combo box cut short
+                assert widget.width() >= widget.sizeHint().width(), widget.objectName()
+
+    window.tabs.setCurrentIndex(TRAIN_TAB)
+    train = window.training_pane
+    train._progress_says("Epoch 12/15 · batch 10/11 · 1 min 02 s left — stopping after this "
+                         "batch…")
+    qtbot.waitUntil(lambda: train._plot_holder.height() >= PLOT_MIN_HEIGHT)
+    text = train.progress_text
+    assert text.heightForWidth(text.width()) <= text.height()  # wrapped, never cut off
+
+    window.tabs.setCurrentIndex(DATASET_TAB)
+    data = window.dataset_pane
+    qtbot.waitUntil(lambda: data.chart.width() >= data.chart.minimumSizeHint().width())
+    scroll = data.findChild(QScrollArea)
+    assert scroll.horizontalScrollBar().maximum() == 0  # nothing hidden off to the right
+
+
 def test_about_names_dataset_author_licence_and_version(make_window):
     window = make_window()
     window.about_action.trigger()
@@ -142,11 +179,11 @@ def test_recent_datasets_menu_lists_opened_folders(qtbot, make_window, class_fol
 def test_geometry_and_tab_are_restored(qtbot, make_window):
     first = make_window()
     # the offscreen screen is 800x600 and restoring keeps a window on its screen: stay inside
-    first.resize(first.minimumSizeHint().width(), 520)
+    first.resize(first.minimumSizeHint().width(), 560)
     first.tabs.setCurrentIndex(TRAIN_TAB)
     first.close()
     second = make_window()
-    assert second.height() == 520  # the default is 800, or the screen height
+    assert second.height() == 560  # the default is 800, or the screen height
     assert second.tabs.currentIndex() == TRAIN_TAB
 
 
@@ -217,7 +254,10 @@ def test_opening_a_bad_model_file_shows_an_error(qtbot, make_window, tf_loader, 
 
 @pytest.mark.slow
 def test_closing_mid_training_leaves_no_thread_running(
-        qtbot, make_window, tiny_settings, tf_loader, class_folders):
+        qtbot, make_window, tiny_settings, tf_loader, class_folders, monkeypatch):
+    from horsehuman_gui.ui.common import questions
+
+    monkeypatch.setattr(questions, "ask_close_during_training", lambda parent: questions.DISCARD)
     tiny_settings.set("training/epochs", 500)
     window = make_window(tf_loader)
     _open(qtbot, window, class_folders)

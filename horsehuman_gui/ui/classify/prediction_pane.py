@@ -101,8 +101,13 @@ class PredictionPane(QWidget):
         middle_layout.setContentsMargins(0, 0, 0, 0)
         for widget in (self.controls, self.view, self.count_label):
             middle_layout.addWidget(widget, 1 if widget is self.view else 0)
+        # Each pane keeps a usable width when the window is small; the grid gives way first.
+        self.tree.setMinimumWidth(150)
+        self.preview.setMinimumWidth(160)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
-        for widget, stretch in ((self.tree, 0), (middle, 1), (self.preview, 0)):
+        # All three give way as the window narrows (a fixed tree and preview left the grid one
+        # thumbnail wide), in the proportions of their sizes below.
+        for widget, stretch in ((self.tree, 2), (middle, 7), (self.preview, 3)):
             self.splitter.addWidget(widget)
             self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
         self.splitter.setSizes([220, 700, 300])

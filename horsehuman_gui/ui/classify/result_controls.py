@@ -4,7 +4,8 @@ two-class models, the decision threshold as a slider with its value beside it.""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QVBoxLayout,
+                               QWidget)
 
 from horsehuman_gui.ui.classify.result_filter import FilterSpec
 
@@ -15,6 +16,7 @@ SORTS = (("Name", "name"), ("Label", "label"), ("Most confident first", "confide
 #: The slider's shortest useful length: at its minimum size hint Fusion draws a lone handle
 #: that looks like an unticked check box.
 SLIDER_WIDTH = 120
+GROUP_SPACING = 12  # pixels between a control and the next label on a row
 
 
 class ResultControls(QWidget):
@@ -49,15 +51,55 @@ class ResultControls(QWidget):
         self.threshold_slider.valueChanged.connect(self._on_threshold)
 
     def _build(self) -> None:
-        layout = QHBoxLayout(self)
+        self._groups = [_group(QLabel("Sort by"), self.sort), _group(QLabel("Show"), self.show_combo),
+                        _group(QLabel("Confidence at least"), self.min_confidence),
+                        _group(self.threshold_label, self.threshold_slider, self.threshold_value)]
+        self._threshold_group = self._groups[-1]
+        self._binary = False
+        self._rows: list[list[QWidget]] = []
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for widget in (QLabel("Sort by"), self.sort, QLabel("Show"), self.show_combo,
-                       QLabel("Confidence at least"), self.min_confidence):
-            layout.addWidget(widget)
-        layout.addStretch(1)
-        layout.addWidget(self.threshold_label)
-        layout.addWidget(self.threshold_slider, 1)
-        layout.addWidget(self.threshold_value)
+        self._reflow(10_000)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._reflow(event.size().width())
+
+    def _reflow(self, width: int) -> None:
+        """As many groups on a row as fit in ``width``, the rest on the next rows: in a small
+        window the row wraps instead of cutting its combo boxes short."""
+        spacing = GROUP_SPACING
+        rows, row, used = [], [], 0
+        for group in self._groups:
+            if group is self._threshold_group and not self._binary:
+                continue
+            needed = group.sizeHint().width()
+            if row and used + spacing + needed > width:
+                rows.append(row)
+                row, used = [], 0
+            row.append(group)
+            used += needed + spacing
+        rows.append(row)
+        if rows != self._rows:
+            self._rows = rows
+            self._lay_out(rows)
+
+    def _lay_out(self, rows: list[list[QWidget]]) -> None:
+        layout = self.layout()
+        while layout.count():
+            item = layout.takeAt(0)
+            if item.layout() is not None:
+                item.layout().deleteLater()
+        for row in rows:
+            line = QHBoxLayout()
+            line.setSpacing(GROUP_SPACING)
+            for group in row:
+                line.addWidget(group, 1 if group is self._threshold_group else 0)
+            if self._threshold_group not in row:
+                line.addStretch(1)
+            layout.addLayout(line)
+        self.setMinimumWidth(max(g.minimumSizeHint().width() for g in self._groups))
+        self.updateGeometry()
 
     def set_classes(self, class_names: tuple[str, ...], binary: bool) -> None:
         """Offer one filter entry per class; the threshold exists for two-class models only."""
@@ -68,8 +110,12 @@ class ResultControls(QWidget):
             self.show_combo.addItem(f"Only \u201c{name}\u201d", name)
         self.show_combo.addItem("Only files that failed", _ERRORS)
         self.show_combo.blockSignals(False)
+        self._binary = binary
+        self._threshold_group.setVisible(binary)
         for widget in self._threshold_widgets():
             widget.setVisible(binary)
+        self._rows = []  # lay the groups out again: one more or one fewer
+        self._reflow(self.width() if self.isVisible() else 10_000)
         if binary:
             tip = (f"A picture is \u201c{class_names[1]}\u201d when its score for it is above this,"
                    f" else \u201c{class_names[0]}\u201d. Changing it relabels instantly.")
@@ -101,3 +147,13 @@ class ResultControls(QWidget):
     def _on_threshold(self, percent: int) -> None:
         self.threshold_value.setText(f"{percent / 100:.2f}")
         self.threshold_changed.emit(percent / 100)
+
+
+def _group(*widgets: QWidget) -> QWidget:
+    """Widgets that stay together on one row (a label and its control)."""
+    group = QWidget()
+    layout = QHBoxLayout(group)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget, 1 if isinstance(widget, QSlider) else 0)
+    return group

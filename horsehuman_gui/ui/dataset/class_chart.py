@@ -38,7 +38,11 @@ class ClassChart(QWidget):
         return QSize(360, LEGEND + ROW * max(len(self._rows), 1) + 6)
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802
-        return QSize(200, self.sizeHint().height())
+        """As wide as the legend needs (it was cut off at 200 px)."""
+        metrics = self.fontMetrics()
+        names = max((metrics.horizontalAdvance(n) for n, _, _ in self._rows), default=0) + 12
+        legend = sum(18 + metrics.horizontalAdvance(t) + 20 for t in ("training", "validation"))
+        return QSize(max(200, names + legend), self.sizeHint().height())
 
     def paintEvent(self, event) -> None:  # noqa: N802
         if not self._rows:

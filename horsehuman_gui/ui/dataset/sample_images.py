@@ -51,19 +51,45 @@ def sample_job(report):
 
 
 class SampleGrid(QGroupBox):
-    """One row per class: its name and SAMPLES_PER_CLASS framed thumbnail slots."""
+    """One row per class: its name and up to SAMPLES_PER_CLASS framed thumbnail slots, as many
+    as fit its width (in a small window it shows fewer instead of being cut off)."""
 
     def __init__(self, parent=None):
         super().__init__("Samples", parent)
         self._grid = QGridLayout(self)
         self.labels: dict[tuple[int, int], QLabel] = {}
+        self._names: list[QLabel] = []
+
+    def columns(self) -> int:
+        """How many sample slots per class fit the current width (at least 2)."""
+        names = max((n.sizeHint().width() for n in self._names), default=0)
+        slot = THUMB + 4 + self._grid.horizontalSpacing()
+        free = self.contentsRect().width() - names - self._grid.horizontalSpacing() \
+            - self._grid.contentsMargins().left() - self._grid.contentsMargins().right()
+        return max(2, min(SAMPLES_PER_CLASS, free // slot))
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        names = max((n.sizeHint().width() for n in self._names), default=0)
+        height = super().minimumSizeHint().height()
+        return QSize(names + 2 * (THUMB + 4 + self._grid.horizontalSpacing()) + 24, height)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._show_columns()
+
+    def _show_columns(self) -> None:
+        shown = self.columns()
+        for (_row, slot), label in self.labels.items():
+            label.setVisible(slot < shown)
 
     def set_classes(self, names) -> None:
         while self._grid.count():
             self._grid.takeAt(0).widget().deleteLater()
         self.labels = {}
+        self._names = []
         for row, name in enumerate(names):
-            self._grid.addWidget(QLabel(f"<b>{name}</b>"), row, 0)
+            self._names.append(QLabel(f"<b>{name}</b>"))
+            self._grid.addWidget(self._names[-1], row, 0)
             for slot in range(SAMPLES_PER_CLASS):
                 label = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
                 label.setFixedSize(THUMB + 4, THUMB + 4)
@@ -72,6 +98,7 @@ class SampleGrid(QGroupBox):
                 self.labels[(row, slot)] = label
         self._grid.setColumnStretch(SAMPLES_PER_CLASS + 1, 1)
         self._grid.setRowStretch(len(names), 1)
+        self._show_columns()
 
     def set_image(self, class_index: int, slot: int, image: QImage, path) -> None:
         label = self.labels.get((class_index, slot))

@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 #: The plot's height against the log's (1).
 PLOT_SHARE = 4
+#: Below this the two plots' axes leave no room for their curves.
+PLOT_MIN_HEIGHT = 240
 
 
 class TrainingPane(QWidget):
@@ -56,8 +58,14 @@ class TrainingPane(QWidget):
         self._pyqtgraph_ready = False
         self._plot_holder = QWidget(objectName="plotHolder")
         QVBoxLayout(self._plot_holder).setContentsMargins(0, 0, 0, 0)
-        self.progress = QProgressBar(objectName="trainingProgress", textVisible=True)
-        self.progress.setFormat("Not started")
+        # The text is a label above the bar: inside the bar it was cut off in a small window.
+        self.progress_text = QLabel(objectName="trainingProgressText", wordWrap=True)
+        # Room for two lines from the start: a height changing as the text does would resize
+        # (and redraw) the plot below at every batch.
+        self.progress_text.setMinimumHeight(self.progress_text.fontMetrics().lineSpacing() * 2)
+        self.progress_text.setAlignment(Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft)
+        self.progress = QProgressBar(objectName="trainingProgress", textVisible=False)
+        self._progress_says("Not started")
         self.progress.setValue(0)
         self.log = QPlainTextEdit(objectName="trainingLog", readOnly=True)
         self.log.setPlaceholderText("One line per finished epoch appears here.")
@@ -81,12 +89,15 @@ class TrainingPane(QWidget):
         side = QWidget()
         side.setLayout(left)
         side.setMaximumWidth(360)
-        right = self._splitter = QSplitter(Qt.Orientation.Vertical)
+        right = self._splitter = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
         right.addWidget(self._plot_holder)
         right.addWidget(self.log)
         right.setStretchFactor(0, PLOT_SHARE)
         right.setStretchFactor(1, 1)
+        self._plot_holder.setMinimumHeight(PLOT_MIN_HEIGHT)
+        self.log.setMinimumHeight(self.log.fontMetrics().lineSpacing() * 3)
         column = QVBoxLayout()
+        column.addWidget(self.progress_text)
         column.addWidget(self.progress)
         column.addWidget(right, 1)
         layout = QHBoxLayout(self)
@@ -201,7 +212,7 @@ class TrainingPane(QWidget):
         else:
             self._task.request_stop()
             self.stop_button.setEnabled(False)
-            self.progress.setFormat(self.progress.format() + " — stopping after this batch…")
+            self._progress_says(self.progress.format() + " — stopping after this batch…")
             self.status_message.emit("Stopping after the current batch…")
 
     def dataset_failed(self) -> None:
@@ -220,7 +231,7 @@ class TrainingPane(QWidget):
 
     def _launch_when_ready(self, config: TrainConfig) -> None:
         if not self._tf.is_ready:
-            self.progress.setFormat("Waiting for TensorFlow to finish loading…")
+            self._progress_says("Waiting for TensorFlow to finish loading…")
         self._awaiting_tf = config
         self._tf.when_ready(lambda: self._launch(config))
 
@@ -233,7 +244,7 @@ class TrainingPane(QWidget):
         self.plot.clear(config.epochs)
         self.log.clear()
         self.progress.setRange(0, 0)  # busy until the first batch reports its count
-        self.progress.setFormat("Preparing the images and building the network…")
+        self._progress_says("Preparing the images and building the network…")
         self._task = Task(_training_job(report, config), name="training", parent=self)
         self._task.progress.connect(self._on_progress)
         self._task.result.connect(lambda result: self._on_result(result, report))
@@ -254,7 +265,7 @@ class TrainingPane(QWidget):
         self.log.clear()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.progress.setFormat("Not started")
+        self._progress_says("Not started")
 
     def can_start(self) -> bool:
         """False while the dataset open cannot be trained on (its blocking problems)."""
@@ -276,6 +287,10 @@ class TrainingPane(QWidget):
         self.form.set_editable(not running)
         self.running_changed.emit(running)
 
+    def _progress_says(self, text: str) -> None:
+        self.progress.setFormat(text)  # kept there too: what the bar stands for, for tests
+        self.progress_text.setText(text)
+
     def _say(self, text: str) -> None:
         self.message.setText(text)
         self.message.setVisible(bool(text))
@@ -294,7 +309,7 @@ class TrainingPane(QWidget):
         self.progress.setValue((p.epoch - 1) * p.batches + p.batch)
         text = f"Epoch {p.epoch}/{p.epochs} · batch {p.batch}/{p.batches}"
         left = _remaining(p)
-        self.progress.setFormat(text + (f" · {left} left" if left else ""))
+        self._progress_says(text + (f" · {left} left" if left else ""))
 
     def _on_result(self, result, report) -> None:
         if self._closed:  # the window closed mid-training: nothing is waiting for the model
@@ -304,7 +319,7 @@ class TrainingPane(QWidget):
         accuracy = result.final_val_accuracy
         tail = f", validation accuracy {accuracy:.1%}" if accuracy is not None else ""
         self.log.appendPlainText(f"Training {verb} after {done} epoch{'s' * (done != 1)}{tail}.")
-        self.progress.setFormat(f"Training {verb} ({done}/{result.config.epochs} epochs){tail}")
+        self._progress_says(f"Training {verb} ({done}/{result.config.epochs} epochs){tail}")
         self.status_message.emit(f"Training {verb} after {done} epoch{'s' * (done != 1)}{tail}.")
         if self.progress.maximum() == 0:  # still "busy": no batch was reported
             self.progress.setRange(0, 1)
@@ -315,7 +330,7 @@ class TrainingPane(QWidget):
     def _on_failed(self, message: str, details: str) -> None:
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.progress.setFormat("Training failed")
+        self._progress_says("Training failed")
         self.status_message.emit("Training failed.")
         show_error(self, "Training failed.", details=details,
                    hint=f"{message}\nThe dataset and settings are unchanged; you can try again.")

@@ -69,7 +69,8 @@ class TrainingPlot(QWidget):
         for plot, name, unit in ((self.loss_plot, "loss", "Loss"),
                                  (self.accuracy_plot, "accuracy", "Accuracy")):
             plot.setLabel("left", unit)
-            plot.getAxis("left").enableAutoSIPrefix(False)  # "Loss (x0.001)" helps nobody
+            for side in ("left", "bottom"):  # "Loss (x0.001)", "epoch (x0.001)" help nobody
+                plot.getAxis(side).enableAutoSIPrefix(False)
             plot.getAxis("left").setWidth(56)  # same width in both plots: the x axes line up
             plot.setLabel("bottom", "epoch")
             plot.showGrid(x=True, y=True, alpha=0.2)
