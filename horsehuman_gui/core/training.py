@@ -94,7 +94,8 @@ def _train_cnn(session: Session):
     model = build_model(config.model, config.image_size, num_classes, config.learning_rate,
                         augment=config.augment, seed=config.seed)
     session.resume_into(model, "train")
-    train_ds, val_ds = image_datasets(report, config, session.progress)
+    sources: list = []  # the decoded-image caches: freed when this function returns
+    train_ds, val_ds = image_datasets(report, config, session.progress, sources)
     chunk = micro_batch_size(model, config.batch_size)
     logger.info("Training %s on %d images (%d for validation), %d classes, batch %d (micro %d)",
                 config.model, len(report.train), len(report.validation), num_classes,
@@ -112,9 +113,11 @@ def _train_cnn(session: Session):
     return model
 
 
-def image_datasets(report: ScanReport, config: TrainConfig, progress: ProgressCallback):
+def image_datasets(report: ScanReport, config: TrainConfig, progress: ProgressCallback,
+                   keep_alive: list):
     """Training and validation datasets of decoded images sharing one cache budget, training
-    first. Training batches are reshuffled by Keras's epoch number (so a resumed run sees the
+    first, their image sources appended to ``keep_alive`` (the caller's to drop after fit: see
+    ``make_dataset``). Training batches are reshuffled by Keras's epoch number (so a resumed run sees the
     same order as one that never stopped); validation stops producing once a stop was
     requested: the cut-short epoch is not validated."""
     budget = config.cache_budget_mb * 2**20
@@ -122,7 +125,8 @@ def image_datasets(report: ScanReport, config: TrainConfig, progress: ProgressCa
     num_classes = len(report.classes)
     train_ds = make_dataset(report.train, num_classes, config.image_size, config.batch_size,
                             training=True, seed=config.seed, cache_budget_bytes=budget,
-                            epoch=lambda: progress.epoch)  # Keras's epoch: see make_dataset
+                            epoch=lambda: progress.epoch,  # Keras's epoch: see make_dataset
+                            keep_alive=keep_alive)
     train_bytes = len(report.train) * per_image
     val_budget = budget - train_bytes if train_bytes <= budget else budget
     val_ds = None
@@ -130,5 +134,5 @@ def image_datasets(report: ScanReport, config: TrainConfig, progress: ProgressCa
         val_ds = make_dataset(report.validation, num_classes, config.image_size,
                               config.batch_size, training=False, seed=config.seed,
                               cache_budget_bytes=val_budget,
-                              should_stop=lambda: progress.stopped)
+                              should_stop=lambda: progress.stopped, keep_alive=keep_alive)
     return train_ds, val_ds

@@ -145,7 +145,8 @@ def _fine_tune(session: Session, backbone, head) -> None:
         session.resume_into(model, "fine_tune")
     elif session.best is not None:  # the head's best is in place: with the frozen backbone,
         session.best.weights = model.get_weights()  # that is the whole model's best so far
-    train_ds, val_ds = image_datasets(report, config, session.progress)
+    sources: list = []  # the decoded-image caches: freed when this function returns
+    train_ds, val_ds = image_datasets(report, config, session.progress, sources)
     session.fit(model, train_ds, phase="fine_tune", epochs=config.fine_tune_epochs,
                 batches=math.ceil(len(report.train) / config.batch_size),
                 validation_data=val_ds, shuffle=False)

@@ -208,3 +208,39 @@ def test_a_dropped_source_is_freed_even_while_its_cache_is_filling(class_folders
 
     assert alive() is None
     assert sum(future.cancelled() for future in futures) > len(futures) // 2
+
+
+def test_a_kept_alive_source_is_freed_when_its_owner_lets_go(class_folders):
+    """TensorFlow keeps every from_generator callable for the life of the process: with
+    keep_alive the dataset reaches its source (and its decoded-image cache) only weakly."""
+    import gc
+    import weakref
+
+    sources: list = []
+    dataset = make_dataset(labelled(class_folders), 2, 16, 4, training=True,
+                           cache_budget_bytes=10**8, keep_alive=sources)
+    assert sum(len(x) for x, _ in dataset) == 20
+    (source,) = sources
+    ref = weakref.ref(source)
+    del source
+    sources.clear()
+    gc.collect()
+    assert ref() is None
+    assert list(dataset) == []  # an iterator made afterwards yields nothing, and fails nothing
+
+
+def test_training_leaves_no_image_source_behind(class_folders):
+    import gc
+
+    from horsehuman_gui.core.config import TrainConfig
+    from horsehuman_gui.core.dataset import scan_dataset
+    from horsehuman_gui.core.training import train
+
+    def sources() -> set[int]:
+        gc.collect()
+        return {id(o) for o in gc.get_objects() if isinstance(o, ImageSource)}
+
+    report = scan_dataset(class_folders, seed=1)
+    before = sources()  # earlier tests' datasets, held by TensorFlow's registry
+    train(report, TrainConfig(model="compact", image_size=16, epochs=2, batch_size=4))
+    assert not sources() - before
