@@ -116,7 +116,7 @@ def test_the_smallest_window_still_shows_every_control_whole(qtbot, make_window,
     from PySide6.QtWidgets import QComboBox, QLabel, QScrollArea
 
     from horsehuman_gui.ui.main_window import MIN_HEIGHT, MIN_WIDTH
-    from horsehuman_gui.ui.train.training_pane import PLOT_MIN_HEIGHT
+    from horsehuman_gui.ui.train.training_pane import PLOT_MIN_HEIGHT, PLOT_MIN_WIDTH
 
     window = make_window()
     window.prediction_pane.controls.set_classes(("horses", "humans"), binary=True)
@@ -141,6 +141,11 @@ def test_the_smallest_window_still_shows_every_control_whole(qtbot, make_window,
     qtbot.waitUntil(lambda: train._plot_holder.height() >= PLOT_MIN_HEIGHT)
     text = train.progress_text
     assert text.heightForWidth(text.width()) <= text.height()  # wrapped, never cut off
+    plot = train.plot
+    qtbot.waitUntil(lambda: plot.width() >= PLOT_MIN_WIDTH)
+    qtbot.wait(20)
+    for each in (plot.loss_plot, plot.accuracy_plot):
+        assert not plot.legend.sceneBoundingRect().intersects(each.getViewBox().sceneBoundingRect())
 
     window.tabs.setCurrentIndex(DATASET_TAB)
     data = window.dataset_pane

@@ -11,8 +11,9 @@ import logging
 from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar,
-                               QPushButton, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit,
+                               QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSplitter,
+                               QVBoxLayout, QWidget)
 
 from horsehuman_gui.core.config import BatchProgress, EpochMetrics, TrainConfig
 from horsehuman_gui.ui.common.errors import show_error
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 #: The plot's height against the log's (1).
 PLOT_SHARE = 4
 #: Below this the two plots' axes leave no room for their curves.
-PLOT_MIN_HEIGHT = 240
+PLOT_MIN_HEIGHT, PLOT_MIN_WIDTH = 240, 340
 
 
 class TrainingPane(QWidget):
@@ -88,7 +89,13 @@ class TrainingPane(QWidget):
         left.addStretch(1)
         side = QWidget()
         side.setLayout(left)
-        side.setMaximumWidth(360)
+        # As wide as the form needs and no wider (a fixed 360 px cut the form's longer texts);
+        # in a small window it scrolls rather than squeezing the plot or cutting texts.
+        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        scroll.setWidget(side)
+        scroll.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self._side = scroll
         right = self._splitter = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
         right.addWidget(self._plot_holder)
         right.addWidget(self.log)
@@ -96,13 +103,15 @@ class TrainingPane(QWidget):
         right.setStretchFactor(1, 1)
         self._plot_holder.setMinimumHeight(PLOT_MIN_HEIGHT)
         self.log.setMinimumHeight(self.log.fontMetrics().lineSpacing() * 3)
-        column = QVBoxLayout()
+        column_widget = QWidget(minimumWidth=PLOT_MIN_WIDTH)
+        column = QVBoxLayout(column_widget)
+        column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.progress_text)
         column.addWidget(self.progress)
         column.addWidget(right, 1)
         layout = QHBoxLayout(self)
-        layout.addWidget(side)
-        layout.addLayout(column, 1)
+        layout.addWidget(scroll)
+        layout.addWidget(column_widget, 1)
 
     @property
     def plot(self):

@@ -117,6 +117,14 @@ class TrainingPlot(QWidget):
             label.setText(label.text)
         legend.setBrush(pg.mkBrush(QColor(base.red(), base.green(), base.blue(), 200)))
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        # The legend's entries side by side while they fit, else on more rows.
+        width = event.size().width()
+        columns = 3 if width >= 520 else 2 if width >= 320 else 1
+        if self.legend.columnCount != columns:
+            self.legend.setColumnCount(columns)
+
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         from PySide6.QtCore import QEvent
 
