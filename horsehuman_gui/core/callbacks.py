@@ -8,10 +8,13 @@ callbacks here ignore it too (its numbers cover part of the data).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from horsehuman_gui.core.checkpoints import CheckpointState, weights_name, write_checkpoint
@@ -19,6 +22,7 @@ from horsehuman_gui.core.config import BatchProgress, EpochMetrics
 from horsehuman_gui.core.tfsetup import load_tensorflow
 
 keras = load_tensorflow()
+logger = logging.getLogger(__name__)
 
 #: Seconds between two batch reports; the last batch of an epoch is always reported.
 BATCH_REPORT_INTERVAL = 0.1
@@ -154,7 +158,13 @@ class KeepBest(keras.callbacks.EarlyStopping):
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """After every finished epoch, ``write_checkpoint`` into ``folder`` (see core.checkpoints)."""
+    """After every finished epoch, ``write_checkpoint`` into ``folder`` (see core.checkpoints).
+
+    A checkpoint that cannot be written (a full disk, a folder gone) never ends the run: the
+    reason is logged once, kept in ``failed``, and no further checkpoint is tried (training and
+    the final save matter more than being able to resume). Free space is checked first: HDF5
+    can crash the process later when a write of its fails half-way.
+    """
 
     def __init__(self, folder, phase: str, phase_start: int, progress: ProgressCallback,
                  keep: KeepBest | None, previous: Best | None, base: dict[str, Any]):
@@ -162,9 +172,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.folder, self.phase, self.progress, self.keep = folder, phase, progress, keep
         self.phase_start = phase_start
         self.previous, self.base = previous, base  # base: class_names and config
+        self.failed: str | None = None
 
     def on_epoch_end(self, epoch, logs=None):
-        if not self.progress.finished:
+        if not self.progress.finished or self.failed is not None:
             return
         best = self.keep.result(self.phase, self.previous) if self.keep else None
         state = CheckpointState(
@@ -173,7 +184,37 @@ class EpochCheckpoint(keras.callbacks.Callback):
             history=tuple(self.progress.history), best_epoch=best and best.epoch,
             best_value=best and best.value, best_weights=best and best.file,
             best_phase=best and best.phase, **self.base)
-        write_checkpoint(self.folder, self.model, state)
+        try:
+            _check_space(self.folder, self.model)
+            write_checkpoint(self.folder, self.model, state)
+        except (OSError, RuntimeError, ValueError) as exc:  # h5py raises OSError/RuntimeError
+            self.failed = f"{type(exc).__name__}: {exc}"
+            logger.warning("Could not write the checkpoint into %s (%s); training goes on "
+                           "without one, so this run cannot be resumed.", self.folder, exc)
+            _remove_temporaries(self.folder)
+
+
+#: Free space kept beside a checkpoint, beyond twice its size (the new file beside the last).
+SPACE_MARGIN_BYTES = 256 * 2**20
+
+
+def _check_space(folder, model) -> None:
+    """OSError when the disk holding ``folder`` cannot take two more checkpoints' worth."""
+    import shutil
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    variables = list(model.weights) + list(getattr(model.optimizer, "variables", None) or [])
+    needed = 2 * sum(int(math.prod(v.shape)) * 4 for v in variables) + SPACE_MARGIN_BYTES
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise OSError(f"only {free / 2**20:.0f} MB free, a checkpoint needs about "
+                      f"{needed / 2**20:.0f} MB")
+
+
+def _remove_temporaries(folder) -> None:
+    for temp in Path(folder).glob(".*.tmp*"):
+        with contextlib.suppress(OSError):
+            temp.unlink()
 
 
 def _number(value) -> float:

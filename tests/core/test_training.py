@@ -408,3 +408,38 @@ def test_the_learning_rate_is_reduced_on_a_plateau_only_when_asked(colours, tiny
     train(swapped(report_for(colours)), pretrained(epochs=8, patience=6, reduce_lr=reduce_lr))
 
     assert (rates[0] < 0.05) if reduce_lr else rates == [pytest.approx(0.05)]
+
+
+def test_a_checkpoint_that_cannot_be_written_never_ends_the_run(colours, tmp_path, monkeypatch,
+                                                                caplog):
+    from horsehuman_gui.core import callbacks
+
+    calls = []
+
+    def full_disk(folder, model, state):
+        calls.append(state.epoch)
+        (tmp_path / "checkpoint" / ".epoch-0001.weights.h5.tmp.weights.h5").write_bytes(b"x")
+        raise OSError(28, "No space left on device")
+
+    (tmp_path / "checkpoint").mkdir()
+    monkeypatch.setattr(callbacks, "write_checkpoint", full_disk)
+    result = train(report_for(colours), config(epochs=3), checkpoint_dir=tmp_path / "checkpoint")
+    assert len(result.history) == 3 and not result.stopped  # the run went on to the end
+    assert calls == [1]  # tried once, then no more
+    assert "No space left" in caplog.text and "cannot be resumed" in caplog.text
+    assert not list((tmp_path / "checkpoint").glob(".*.tmp*"))  # its temporary file went
+
+
+def test_no_checkpoint_is_tried_without_the_space_for_it(colours, tmp_path, monkeypatch, caplog):
+    import shutil
+    from collections import namedtuple
+
+    from horsehuman_gui.core import callbacks
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 10**6, 10**6))
+    monkeypatch.setattr(callbacks, "write_checkpoint",
+                        lambda *a: pytest.fail("a checkpoint write was tried on a full disk"))
+    result = train(report_for(colours), config(epochs=2), checkpoint_dir=tmp_path / "cp")
+    assert len(result.history) == 2
+    assert "MB free" in caplog.text
