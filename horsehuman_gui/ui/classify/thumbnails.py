@@ -131,6 +131,14 @@ class JobStack:
             return len(self._pending)
 
 
+def _load_image_plugins() -> None:
+    """Load Qt's image format plugins on the GUI thread before any worker reads an image: two
+    workers making the process's first QImageReader at once crashed it now and then at start
+    (a segmentation fault inside QImageReader's constructor, ~1 start in 4)."""
+    QImageReader.supportedImageFormats()
+    QImageReader(":/nothing.png").size()
+
+
 def _decode_loop(jobs: JobStack, box: int):
     def run(should_stop, report):
         while not should_stop():
@@ -216,6 +224,8 @@ class ThumbnailLoader(QObject):
     def _start_workers(self) -> None:
         # Started on the first request and kept until shutdown: idle workers only wait on a
         # condition variable, and restarting threads would race with requests.
+        if not self._tasks:
+            _load_image_plugins()
         while len(self._tasks) < self._workers:
             task = Task(_decode_loop(self._jobs, self.box), name="thumbnails", parent=self)
             task.progress.connect(self._on_decoded)

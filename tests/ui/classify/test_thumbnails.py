@@ -158,3 +158,21 @@ def test_only_rows_on_screen_are_queued_and_scrolled_away_ones_dropped(qtbot, tm
     qtbot.wait(50)
     pending = set(loader._jobs._pending)
     assert pending and all(int(path[-8:-4]) >= 300 for path, _ in pending)  # only the bottom rows
+
+
+def test_image_plugins_load_on_the_gui_thread_before_the_workers_start(qtbot, tmp_path,
+                                                                      task_starts, monkeypatch):
+    """Two workers making the process's first QImageReader at once crashed ~1 start in 4."""
+    import threading
+
+    from horsehuman_gui.ui.classify import thumbnails
+
+    load = thumbnails._load_image_plugins
+    monkeypatch.setattr(thumbnails, "_load_image_plugins", lambda: (
+        task_starts.append(f"plugins on {threading.current_thread().name}"), load()))
+    loader = ThumbnailLoader(box=48, workers=2)
+    loader.request(str(_image(tmp_path / "a.png", (60, 40))))
+    loader.request(str(_image(tmp_path / "b.png", (60, 40))))
+    assert task_starts == [f"plugins on {threading.main_thread().name}", "thumbnails",
+                           "thumbnails"]
+    loader.shutdown()
