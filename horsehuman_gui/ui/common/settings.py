@@ -47,6 +47,10 @@ KEYS: dict[str, tuple[type, Any]] = {
     "prediction/recursive": (bool, False),
     "window/tab": (int, 0),
     "paths/last_saved_model": (str, ""),
+    "paths/last_model_export": (str, ""),  # the folder an exported model folder was put in
+    "paths/last_report": (str, ""),
+    "paths/last_script": (str, ""),
+    "paths/last_download": (str, ""),  # the folder a sample dataset was downloaded into
 }
 
 
