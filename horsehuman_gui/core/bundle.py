@@ -17,7 +17,7 @@ import os
 import re
 import secrets
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
@@ -30,6 +30,7 @@ from horsehuman_gui.core.archive import reason as _reason
 from horsehuman_gui.core.bundle_metadata import (FORMAT_NAME, FORMAT_VERSION, as_dict,
                                                  dataset_summary, metadata_bytes, read_metadata,
                                                  story_from)
+from horsehuman_gui.core.bundle_metadata import ModelBundle
 from horsehuman_gui.core.errors import ModelFileError
 from horsehuman_gui.core.paths import (create_new_file, data_dir, models_dir, publish,
                                        remove_stale_temporaries)
@@ -40,33 +41,6 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "KERAS_TEMP_PREFIX", "METADATA_MEMBE
            "SavedModel", "autosave_bundle", "autosave_path", "autosave_stem",
            "bundle_from_result", "dataset_summary", "load_bundle", "open_model", "save_bundle",
            "save_with_fallback"]
-
-
-@dataclass(frozen=True)
-class ModelBundle:
-    model: Any = field(repr=False)  # keras.Model taking raw 0-255 RGB pixels
-    class_names: tuple[str, ...]
-    image_size: int
-    app_version: str
-    path: Path | None = None
-    warnings: tuple[str, ...] = ()
-    #: when the model was saved (ISO 8601, local time), None if unknown
-    created: str | None = None
-    # The story of a model trained here (``core.bundle_metadata``); None/empty when unknown.
-    #: the ``TrainConfig`` as a dict
-    config: dict | None = None
-    #: one dict per finished epoch (``EpochMetrics`` fields)
-    history: tuple[dict, ...] = ()
-    #: 1-based epoch whose weights the model holds
-    best_epoch: int | None = None
-    #: ``Evaluation.to_json()`` of the validation part
-    evaluation: dict | None = None
-    #: ``bundle_metadata.dataset_summary`` of the data trained on
-    dataset: dict | None = None
-
-    @property
-    def binary(self) -> bool:
-        return len(self.class_names) == 2
 
 
 def bundle_from_result(result, evaluation=None, dataset=None) -> ModelBundle:
@@ -306,7 +280,7 @@ def open_model(path: str | Path, class_names: tuple[str, ...] | None = None) -> 
     ``load_bundle``) or a Teachable Machine Keras export (``keras_model.h5`` with
     ``labels.txt``, their folder, or its ``.zip``; ``core.teachable``). ``class_names``
     applies to ``.keras`` files only. Raises ``ModelFileError`` with a plain message."""
-    from horsehuman_gui.core import teachable  # imports this module: not at the top
+    from horsehuman_gui.core import teachable  # Keras and h5py: only when a model is opened
 
     if teachable.is_teachable_machine(path):
         return teachable.load_teachable_machine(path)

@@ -28,6 +28,35 @@ from horsehuman_gui.core.errors import ModelFileError
 
 logger = logging.getLogger(__name__)
 
+
+@dataclasses.dataclass(frozen=True)
+class ModelBundle:
+    """A model ready to predict with what its file says about it (``path`` None until saved)."""
+
+    model: Any = dataclasses.field(repr=False)  # keras.Model taking raw 0-255 RGB pixels
+    class_names: tuple[str, ...]
+    image_size: int
+    app_version: str
+    path: Path | None = None
+    warnings: tuple[str, ...] = ()
+    #: when the model was saved (ISO 8601, local time), None if unknown
+    created: str | None = None
+    # The story of a model trained here (``core.bundle_metadata``); None/empty when unknown.
+    #: the ``TrainConfig`` as a dict
+    config: dict | None = None
+    #: one dict per finished epoch (``EpochMetrics`` fields)
+    history: tuple[dict, ...] = ()
+    #: 1-based epoch whose weights the model holds
+    best_epoch: int | None = None
+    #: ``Evaluation.to_json()`` of the validation part
+    evaluation: dict | None = None
+    #: ``bundle_metadata.dataset_summary`` of the data trained on
+    dataset: dict | None = None
+
+    @property
+    def binary(self) -> bool:
+        return len(self.class_names) == 2
+
 FORMAT_NAME = "horsehuman-gui model"
 FORMAT_VERSION = 1
 #: The optional fields of a trained model's story, and the JSON type each must have.

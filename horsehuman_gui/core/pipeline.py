@@ -264,3 +264,28 @@ def _label_array(labels: Sequence[int], num_classes: int) -> np.ndarray:
     if num_classes == 2:
         return labels.astype(np.float32).reshape(-1, 1)
     return np.eye(num_classes, dtype=np.float32)[labels]
+
+
+def image_datasets(report, config, progress, keep_alive: list):
+    """Training and validation datasets of a ``ScanReport``'s decoded images for a
+    ``TrainConfig``, sharing one cache budget, training first; their image sources are appended
+    to ``keep_alive`` (the caller's to drop after fit: see ``make_dataset``). Training batches
+    are reshuffled by the epoch ``progress.epoch`` (Keras's: a resumed run sees the same order
+    as one that never stopped); validation stops producing once ``progress.stopped``: the
+    cut-short epoch is not validated."""
+    budget = config.cache_budget_mb * 2**20
+    per_image = config.image_size ** 2 * 3
+    num_classes = len(report.classes)
+    train_ds = make_dataset(report.train, num_classes, config.image_size, config.batch_size,
+                            training=True, seed=config.seed, cache_budget_bytes=budget,
+                            epoch=lambda: progress.epoch,  # Keras's epoch: see make_dataset
+                            keep_alive=keep_alive)
+    train_bytes = len(report.train) * per_image
+    val_budget = budget - train_bytes if train_bytes <= budget else budget
+    val_ds = None
+    if report.validation:
+        val_ds = make_dataset(report.validation, num_classes, config.image_size,
+                              config.batch_size, training=False, seed=config.seed,
+                              cache_budget_bytes=val_budget,
+                              should_stop=lambda: progress.stopped, keep_alive=keep_alive)
+    return train_ds, val_ds

@@ -25,7 +25,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from horsehuman_gui.core.bundle import ModelBundle
+from horsehuman_gui.core.bundle_metadata import ModelBundle
 from horsehuman_gui.core.errors import ModelFileError
 
 logger = logging.getLogger(__name__)

@@ -27,12 +27,12 @@ from horsehuman_gui.core.dataset import ScanReport
 from horsehuman_gui.core.errors import DatasetError
 from horsehuman_gui.core.microbatch import micro_batch_size, micro_batches
 from horsehuman_gui.core.models import build_model, keras
-from horsehuman_gui.core.pipeline import make_dataset
+from horsehuman_gui.core.pipeline import image_datasets
 from horsehuman_gui.core.session import Session, class_weight_for, inference_copy
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BATCH_REPORT_INTERVAL", "ProgressCallback", "image_datasets", "train"]
+__all__ = ["BATCH_REPORT_INTERVAL", "ProgressCallback", "train"]
 
 # Our datasets cannot know their length in advance (a file may fail to decode), so Keras learns
 # it at the end of the first epoch and warns that the input "ran out of data". Expected here.
@@ -111,28 +111,3 @@ def _train_cnn(session: Session):
         raise DatasetError(f"None of the {len(report.train)} training images could be read "
                            "(each file's reason is in the log).")
     return model
-
-
-def image_datasets(report: ScanReport, config: TrainConfig, progress: ProgressCallback,
-                   keep_alive: list):
-    """Training and validation datasets of decoded images sharing one cache budget, training
-    first, their image sources appended to ``keep_alive`` (the caller's to drop after fit: see
-    ``make_dataset``). Training batches are reshuffled by Keras's epoch number (so a resumed run sees the
-    same order as one that never stopped); validation stops producing once a stop was
-    requested: the cut-short epoch is not validated."""
-    budget = config.cache_budget_mb * 2**20
-    per_image = config.image_size ** 2 * 3
-    num_classes = len(report.classes)
-    train_ds = make_dataset(report.train, num_classes, config.image_size, config.batch_size,
-                            training=True, seed=config.seed, cache_budget_bytes=budget,
-                            epoch=lambda: progress.epoch,  # Keras's epoch: see make_dataset
-                            keep_alive=keep_alive)
-    train_bytes = len(report.train) * per_image
-    val_budget = budget - train_bytes if train_bytes <= budget else budget
-    val_ds = None
-    if report.validation:
-        val_ds = make_dataset(report.validation, num_classes, config.image_size,
-                              config.batch_size, training=False, seed=config.seed,
-                              cache_budget_bytes=val_budget,
-                              should_stop=lambda: progress.stopped, keep_alive=keep_alive)
-    return train_ds, val_ds

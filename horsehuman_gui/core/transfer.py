@@ -23,6 +23,7 @@ from horsehuman_gui.core.feature_cache import FeatureCache, FeatureKey
 from horsehuman_gui.core.features import PROGRESS_INTERVAL, extract_features
 from horsehuman_gui.core.models import (build_head, build_pretrained, compile_model,
                                         feature_extractor, keras)
+from horsehuman_gui.core.pipeline import image_datasets
 from horsehuman_gui.core.session import Session, class_weight_for
 
 #: Augmented copies of each training image whose features the head also learns from.
@@ -133,8 +134,6 @@ class _StageReporter:
 
 
 def _fine_tune(session: Session, backbone, head) -> None:
-    from horsehuman_gui.core.training import image_datasets
-
     config, report = session.config, session.report
     _unfreeze_top(backbone)
     model = build_pretrained(backbone, head, config.image_size, config.augment, config.seed)

@@ -26,7 +26,10 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            # "from package import module" depends on that module, not on the package's
+            # __init__ (already imported before any of its modules).
+            subs = [f"{node.module}.{alias.name}" for alias in node.names]
+            names = [s for s in subs if s in modules] or [node.module]
         else:
             continue
         found.update(name for name in names if name in modules)
