@@ -1,7 +1,7 @@
 """``horsehuman``: the whole job from a terminal, over the same core as the window.
 
-One module per command (``info``, ``train``, ``predict``, ``evaluate``, ``export`` with
-``export-code``, ``report``, ``download``); ``common`` holds what they share.
+One module per command (``info``, ``train``, ``runs``, ``predict``, ``evaluate``, ``export``
+with ``export-code``, ``report``, ``download``); ``common`` holds what they share.
 
 Exit codes: 0 success; 2 bad usage or bad input (one line on stderr, no traceback), also when
 the model could not be saved where asked (the line says where it was saved instead); 130 when
@@ -22,7 +22,7 @@ import logging
 import sys
 
 from horsehuman_gui import __version__
-from horsehuman_gui.cli import download, evaluate, export, info, predict, report, train
+from horsehuman_gui.cli import download, evaluate, export, info, predict, report, runs, train
 from horsehuman_gui.cli.common import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, Interrupts,
                                        UsageError, err, printable)
 from horsehuman_gui.cli.predict import NOT_CLASSIFIED
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (info, train, predict, evaluate, report, download):
+    for module in (info, train, runs, predict, evaluate, report, download):
         module.add_parser(sub)
     export.add_parsers(sub)
     return parser

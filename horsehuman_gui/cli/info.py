@@ -1,4 +1,5 @@
-"""``horsehuman info DATA [--json FILE]``: what a dataset folder holds."""
+"""``horsehuman info DATA [--json FILE] [--label-errors]``: what a dataset folder holds, and
+optionally the pictures that look filed in the wrong class (``core.label_errors``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
-from horsehuman_gui.cli.common import EXIT_OK, err, out, printable, refuse_existing
+from horsehuman_gui.cli.common import (EXIT_INTERRUPTED, EXIT_OK, Interrupts, ProgressLines,
+                                       UsageError, err, out, printable, refuse_existing)
 from horsehuman_gui.core.config import TrainConfig
 
 
@@ -18,6 +20,12 @@ def add_parser(sub) -> None:
                       help="also write everything found (each image's part, class and group, "
                            "skipped files, findings) as JSON")
     info.add_argument("--overwrite", action="store_true", help="replace --json if it exists")
+    info.add_argument("--label-errors", action="store_true",
+                      help="list pictures a model trained without them confidently puts in "
+                           "another class (computes features with the offline backbone)")
+    info.add_argument("--confidence", type=float, default=0.8,
+                      help="with --label-errors: how sure that model must be (default "
+                           "%(default)s)")
     info.set_defaults(run=run)
 
 
@@ -37,10 +45,41 @@ def run(args: argparse.Namespace) -> int:
     report = scan_dataset(args.data, validation_split=args.validation_split, seed=args.seed)
     for line in summary_lines(report):
         out(printable(line))
+    details = report_to_json(report)
+    if args.label_errors:
+        suspects = label_errors(report, args.confidence)
+        if suspects is None:
+            return EXIT_INTERRUPTED
+        details["suspected_label_errors"] = [
+            {"path": str(s.path), "given": s.given, "predicted": s.predicted,
+             "confidence": s.confidence} for s in suspects]
     if args.json is not None:
-        write_json(args.json, report_to_json(report), args.overwrite)
+        write_json(args.json, details, args.overwrite)
         err(f"details written to {printable(args.json)}")
     return EXIT_OK
+
+
+def label_errors(report, confidence: float):
+    """Print the suspected label errors and return them; None when Ctrl-C stopped the search."""
+    from horsehuman_gui.core.features import ExtractionCancelled
+    from horsehuman_gui.core.label_errors import find_label_errors
+
+    if not 0 < confidence < 1:
+        raise UsageError(f"--confidence must be between 0 and 1. Received: {confidence}")
+    with Interrupts() as interrupts:
+        try:
+            suspects = find_label_errors(report, confidence=confidence,
+                                         should_stop=interrupts.is_set,
+                                         on_progress=ProgressLines("computing features"))
+        except ExtractionCancelled:
+            err("stopped: no label errors listed")
+            return None
+    out(f"suspected label errors: {len(suspects)} (a model trained without each picture "
+        f"puts it in another class with at least {confidence:.0%} confidence)")
+    for s in suspects:
+        out(f"  {printable(s.path)}: in {printable(s.given)}, looks like "
+            f"{printable(s.predicted)} ({s.confidence:.0%})")
+    return suspects
 
 
 def write_json(path: Path, data, overwrite: bool) -> None:

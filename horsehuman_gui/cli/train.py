@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from datetime import datetime
 from pathlib import Path
 
 from horsehuman_gui.cli.common import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, Interrupts,
@@ -114,12 +115,14 @@ def run(args: argparse.Namespace) -> int:
         err(f"resuming from the checkpoint in {printable(checkpoint)} (if there is one)")
     elif checkpoint is not None:
         err(f"checkpoint after every epoch in {printable(checkpoint)}")
+    started = datetime.now()
     with Interrupts() as interrupts:
         result = _train(report, config, interrupts, checkpoint, args.resume, callbacks)
         if result is None:
             return EXIT_INTERRUPTED
         bundle = _evaluated(result, report, interrupts)
         saved = _save(bundle, args, interrupts, result.stopped)
+    _record(result, report, bundle.evaluation, saved.path, started, checkpoint)
     if result.stopped and checkpoint is not None:
         err(f"to go on: the same command with --resume (checkpoint in {printable(checkpoint)}); "
             "add --overwrite to replace the saved model, or give another --out")
@@ -243,6 +246,20 @@ def _save(bundle, args, interrupts: Interrupts, stopped: bool):
         err(f"saving the model to {printable(args.out)}...")
         # never replaces a file that appeared during the run, unless --overwrite
         return save_with_fallback(bundle, args.out, overwrite=args.overwrite)
+
+
+def _record(result, report, evaluation, model_path: Path, started, checkpoint) -> None:
+    """The run in the list of runs (``horsehuman runs``); a record that cannot be written is
+    said, never a failure: the model is saved."""
+    from horsehuman_gui.core.runs import record_run
+
+    try:
+        record = record_run(result, report, model_path, evaluation, started=started,
+                            checkpoint_dir=checkpoint if result.stopped else None)
+    except OSError as exc:
+        err(f"warning: the run could not be recorded: {printable(exc)}")
+        return
+    err(f"run recorded as {record.id} (see `horsehuman runs`)")
 
 
 def _check_model_destination(path: Path, overwrite: bool) -> None:
