@@ -1,4 +1,5 @@
-"""The current model and its file: open, save as, and the automatic save after training.
+"""The current model and its file: open (ours, plain Keras, or a Teachable Machine export),
+save as, and the automatic save after training.
 
 Loading and saving run in Tasks (a model file can take a second or more); anything touching
 Keras waits for the TensorFlow loader. The GUI thread only sees ModelBundle objects.
@@ -60,11 +61,14 @@ class ModelFiles(QObject):
                   partial(self._on_saved, self._bundle),
                   f"Could not save the model to {path}.")
 
-    def adopt_trained(self, result, dataset_root: Path) -> None:
-        """Keep a training result as the current model and save it in the data folder."""
+    def adopt_trained(self, result, dataset_root: Path, dataset=None) -> None:
+        """Keep a training result as the current model and save it in the data folder.
+        ``dataset``: the ``ScanReport`` trained on (else only its root is recorded, which is
+        what a report or an exported script needs to find the data again)."""
         from horsehuman_gui.core.bundle import autosave_path, bundle_from_result
 
-        self._set_bundle(bundle_from_result(result))
+        summary = dataset if dataset is not None else {"root": str(Path(dataset_root).absolute())}
+        self._set_bundle(bundle_from_result(result, dataset=summary))
         target = autosave_path(dataset_root, result.final_val_accuracy, result.stopped)
         self.status_message.emit(f"Saving the trained model to {target}…")
         self._run(_save_task(self._bundle, target), "autosave-model",
@@ -123,9 +127,9 @@ class ModelFiles(QObject):
 
 def _load_task(path: Path):
     def run(should_stop, report):
-        from horsehuman_gui.core.bundle import load_bundle
+        from horsehuman_gui.core.bundle import open_model
 
-        return load_bundle(path)
+        return open_model(path)  # ours, plain .keras, or a Teachable Machine export
     return run
 
 
