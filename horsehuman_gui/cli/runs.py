@@ -1,6 +1,7 @@
 """``horsehuman runs``: the training runs recorded (``core.runs``), compared, deleted.
 
-``runs`` lists them newest first, ``runs --json`` prints the records as JSON (the same fields as
+``runs`` lists them newest first (models the app saved before runs were recorded are added,
+once, from the story their file carries), ``runs --json`` prints the records as JSON (the same fields as
 each run's ``run.json``), ``runs compare ID ID...`` shows them side by side, ``runs delete ID``
 removes a run with its checkpoint and its automatically saved model (``--keep-model`` keeps the
 model; a model saved with ``--out`` elsewhere is removed only with ``--delete-saved-model``).
@@ -40,8 +41,12 @@ def add_parser(sub) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     from horsehuman_gui.core.run_compare import summary
+    from horsehuman_gui.core.run_import import record_unrecorded_models
     from horsehuman_gui.core.runs import list_runs, runs_dir
 
+    imported = record_unrecorded_models()
+    if imported:
+        err(f"{len(imported)} model(s) saved before runs were recorded are now listed too")
     records = list_runs()
     if args.json:
         out(json.dumps([r.to_json() for r in records], indent=1, ensure_ascii=False))

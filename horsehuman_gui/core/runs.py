@@ -33,7 +33,7 @@ from horsehuman_gui.core.paths import data_dir, models_dir
 logger = logging.getLogger(__name__)
 
 __all__ = ["RUN_FILE", "RunError", "RunRecord", "dataset_name", "delete_run", "deletion_plan",
-           "get_run", "list_runs", "record_run", "runs_dir"]
+           "get_run", "list_runs", "new_run_folder", "record_run", "runs_dir", "write_record"]
 
 RUN_FILE = "run.json"
 FORMAT_NAME = "horsehuman-gui run"
@@ -162,7 +162,7 @@ def record_run(result, report, model_path: str | Path | None, evaluation=None, *
     size = None
     with contextlib.suppress(OSError):
         size = model.stat().st_size if model is not None else None
-    folder = _new_folder(started, dataset_name(report.root))
+    folder = new_run_folder(started, dataset_name(report.root))
     record = RunRecord(
         id=folder.name, started=started.isoformat(timespec="seconds"),
         finished=finished.isoformat(timespec="seconds"),
@@ -174,7 +174,7 @@ def record_run(result, report, model_path: str | Path | None, evaluation=None, *
         app_version=__version__,
         checkpoint=None if checkpoint_dir is None else str(Path(checkpoint_dir).resolve()),
         model_bytes=size)
-    _write(folder / RUN_FILE, record)
+    write_record(record)
     logger.info("Recorded run %s", record.id)
     return record
 
@@ -270,7 +270,9 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
-def _new_folder(started: datetime, name: str) -> Path:
+def new_run_folder(started: datetime, name: str) -> Path:
+    """Create and return ``runs_dir()/<id>`` for a run of dataset ``name`` begun at ``started``
+    (``-2``, ``-3``... when taken)."""
     slug = re.sub(r"[^\w.-]+", "-", name).strip("-.")[:40] or "dataset"
     base = f"{started:%Y%m%d-%H%M%S}-{slug}"
     runs_dir().mkdir(parents=True, exist_ok=True)
@@ -284,7 +286,10 @@ def _new_folder(started: datetime, name: str) -> Path:
     raise FileExistsError(f"no free run id for {base}")
 
 
-def _write(path: Path, record: RunRecord) -> None:
+def write_record(record: RunRecord) -> None:
+    """Write ``record`` as ``run.json`` in its folder, atomically (temporary file, flushed,
+    renamed)."""
+    path = record.folder / RUN_FILE
     temp = path.with_name(f".{path.name}.tmp")
     with open(temp, "w", encoding="utf-8") as handle:
         json.dump(_finite(record.to_json()), handle, indent=1, ensure_ascii=False)

@@ -89,3 +89,13 @@ def test_info_lists_suspected_label_errors(capsys, tmp_path, tiny_backbone, monk
     listed = json.loads(details.read_text())["suspected_label_errors"]
     assert [(e["path"], e["given"], e["predicted"]) for e in listed] == [
         (str(wrong), "blue", "red")]
+
+
+def test_runs_lists_models_saved_before_runs_were_recorded(capsys):
+    from test_runs import fake_model_file
+
+    fake_model_file(models_dir() / "colours_2026-11-24_1530_val-0.90.keras",
+                    {"created": "2026-11-24T15:30:00", "config": {"model": "compact"}})
+    code, out, err = run(capsys, "runs")
+    assert code == 0 and "1 model(s) saved before runs" in err
+    assert "colours" in out and "compact" in out and "2026-11-24 15:30" in out

@@ -170,3 +170,40 @@ def test_summary_gives_the_list_columns(report):
 def test_autosaved_models_are_named_after_the_dataset_not_its_train_folder(root, name):
     assert runs.dataset_name(root) == name
     assert autosave_stem(root, 0.9, False).startswith(name.replace(" ", "-") + "_")
+
+
+def fake_model_file(path: Path, story: dict) -> Path:
+    """A .keras archive holding only our metadata member (all the import reads)."""
+    import zipfile
+
+    from horsehuman_gui.core.archive import METADATA_MEMBER
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(METADATA_MEMBER, json.dumps({"class_names": ["blue", "red"]} | story))
+    return path
+
+
+def test_models_saved_before_runs_were_recorded_are_listed_once(report):
+    from horsehuman_gui.core.run_import import record_unrecorded_models
+
+    recorded = record_run(result_of(), report, model_file(models_dir(), "known.keras"))
+    history = [{"epoch": 1, "seconds": 30.0, "val_accuracy": 0.9}]
+    old = fake_model_file(models_dir() / "train_2026-11-24_1530_val-0.90.keras", {
+        "created": "2026-11-24T15:30:00", "config": {"model": "classic"}, "history": history,
+        "best_epoch": 1, "dataset": {"root": "/data/horse-or-human/train"}})
+    bare = fake_model_file(models_dir() / "course_stopped.keras", {})
+    (models_dir() / "broken.keras").write_bytes(b"not a zip")
+
+    new = {r.model_path: r for r in record_unrecorded_models()}
+
+    assert set(new) == {str(old.resolve()), str(bare.resolve())}
+    imported = new[str(old.resolve())]
+    assert imported.dataset_name == "horse-or-human" and imported.config == {"model": "classic"}
+    assert imported.started == "2026-11-24T15:29:30" and imported.duration_s == 30
+    assert imported.val_accuracy == 0.9 and imported.model_is_autosaved()
+    assert new[str(bare.resolve())].stopped and new[str(bare.resolve())].config == {}
+    assert len(list_runs()) == 3 and recorded in list_runs()
+
+    delete_run(imported.id, delete_model=False)  # kept the file: not listed again
+    assert record_unrecorded_models() == [] and old.exists()

@@ -1,7 +1,8 @@
 """The Runs view: every training run recorded (``core.runs``), newest first.
 
 Select one to open its model or delete it, two or more to compare them side by side. The list is
-read again each time the view is shown (a run recorded meanwhile appears). "Find suspected
+read again each time the view is shown (a run recorded meanwhile appears; models saved before
+runs were recorded are added once, ``core.run_import``). "Find suspected
 label errors…" looks through the open dataset (``label_errors_dialog``).
 """
 
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeade
 
 from horsehuman_gui.core import runs
 from horsehuman_gui.core.run_compare import format_size
+from horsehuman_gui.core.run_import import record_unrecorded_models
 from horsehuman_gui.ui.common.errors import show_error
 from horsehuman_gui.ui.runs.compare_dialog import CompareDialog
 from horsehuman_gui.ui.runs.runs_model import RECORD_ROLE, SORT_ROLE, RunsTableModel
@@ -79,6 +81,7 @@ class RunsPane(QWidget):
     def refresh(self) -> None:
         """Read the records again (cheap: one small JSON file per run)."""
         chosen = {r.id for r in self.selected()}
+        record_unrecorded_models()
         self.model.set_records(runs.list_runs())
         records = [self.model.record(i) for i in range(self.model.rowCount())]
         total = sum(r.model_size() or 0 for r in records)
