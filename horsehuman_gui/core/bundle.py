@@ -46,7 +46,10 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "KERAS_TEMP_PREFIX", "METADATA_MEMBE
 def bundle_from_result(result, evaluation=None, dataset=None) -> ModelBundle:
     """A bundle for a ``TrainResult`` (not yet saved: ``path`` is None) with its story: the
     config, history and best epoch from ``result``; ``evaluation`` an ``Evaluation`` (or its
-    ``to_json()``), ``dataset`` a ``ScanReport`` (or its ``dataset_summary``), both optional."""
+    ``to_json()``; by default ``result.evaluation``), ``dataset`` a ``ScanReport`` (or its
+    ``dataset_summary``), both optional."""
+    if evaluation is None:
+        evaluation = getattr(result, "evaluation", None)
     return ModelBundle(model=result.model, class_names=tuple(result.class_names),
                        image_size=result.image_size, app_version=__version__,
                        created=datetime.now().isoformat(timespec="seconds"),

@@ -184,6 +184,8 @@ class TrainResult:
     stopped: bool
     config: TrainConfig
     best_epoch: int | None = None
+    #: ``core.evaluation.Evaluation`` of the validation part, when the caller evaluated it
+    evaluation: Any = field(default=None, repr=False)
 
     @property
     def best(self) -> EpochMetrics | None:

@@ -261,7 +261,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{report.root.name} — Horses or Humans")
 
     def _trained(self, result, report) -> None:
-        self.models.adopt_trained(result, report.root)
+        self.models.adopt_trained(result, report.root, dataset=report)
 
     def _training_running(self, running: bool) -> None:
         self.train_action.setEnabled(not running and self.training_pane.can_start())

@@ -22,7 +22,7 @@ TINY = {"training/model": "compact", "training/image_size": 32, "training/epochs
         "training/batch_size": 4}
 
 
-def _endless_job(report, config):
+def _endless_job(report, config, resume=False):
     def run(should_stop, emit):
         batch = 0
         while not should_stop():
@@ -30,7 +30,8 @@ def _endless_job(report, config):
             emit(BatchProgress(epoch=1, epochs=config.epochs, batch=batch % 10 + 1, batches=11,
                                loss=0.5, accuracy=0.5, elapsed=0.01 * batch))
             time.sleep(0.02)
-        return SimpleNamespace(history=(), stopped=True, final_val_accuracy=None, config=config)
+        return SimpleNamespace(history=(), stopped=True, final_val_accuracy=None, config=config,
+                               evaluation=None)
     return run
 
 
@@ -46,7 +47,7 @@ def window(qtbot, settings, monkeypatch):
     window = MainWindow(settings, loader)
     window.kept = []
     monkeypatch.setattr(window.models, "adopt_trained",
-                        lambda result, root: window.kept.append(root))
+                        lambda result, root, dataset=None: window.kept.append(root))
     window.show()  # not qtbot.addWidget: its close at teardown would ask (and wait) first
     yield window
     if window.training_pane.is_running():

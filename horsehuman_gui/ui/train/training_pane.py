@@ -7,15 +7,17 @@ directly; Keras stops after the current batch.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit,
-                               QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSplitter,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QMessageBox,
+                               QPlainTextEdit, QProgressBar, QPushButton, QScrollArea,
+                               QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
-from horsehuman_gui.core.config import BatchProgress, EpochMetrics, TrainConfig
+from horsehuman_gui.core.backbones import BACKBONES
+from horsehuman_gui.core.config import BatchProgress, EpochMetrics, StageProgress, TrainConfig
 from horsehuman_gui.ui.common.errors import show_error
 from horsehuman_gui.ui.common.settings import Settings
 from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
@@ -44,12 +46,17 @@ class TrainingPane(QWidget):
         self._task: Task | None = None
         self._awaiting_scan: TrainConfig | None = None  # a run waiting for the dataset rescan
         self._awaiting_tf: TrainConfig | None = None  # a run waiting for TensorFlow to load
+        self._resume = False  # the run being started goes on from its checkpoint
         self._run_root = None  # the dataset folder of the run the plot and log show
         self._closed = False
         self.form = TrainingForm(settings)
         self.form.changed.connect(self.form.save)
+        self.form.changed.connect(self._update_resumable)
         self.start_button = QPushButton("Start training", objectName="startButton")
         self.start_button.setToolTip("Train a new network on the open dataset with these settings")
+        self.resume_button = QPushButton("Resume", objectName="resumeButton", visible=False)
+        self.resume_button.setToolTip("Go on from the last finished epoch of the run that was "
+                                      "stopped with these settings")
         self.stop_button = QPushButton("Stop", objectName="stopButton", enabled=False)
         self.stop_button.setToolTip("Stop after the current batch; the model so far is kept")
         self.message = QLabel(objectName="trainingMessage", wordWrap=True)
@@ -73,6 +80,7 @@ class TrainingPane(QWidget):
         self._build()
         self._say("")
         self.start_button.clicked.connect(self.start)
+        self.resume_button.clicked.connect(self.resume)
         self.stop_button.clicked.connect(self.stop)
 
     def _build(self) -> None:
@@ -80,6 +88,7 @@ class TrainingPane(QWidget):
         QVBoxLayout(settings_box).addWidget(self.form)
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button, 1)
+        buttons.addWidget(self.resume_button)
         buttons.addWidget(self.stop_button)
         left = QVBoxLayout()
         left.addWidget(self.dataset_label)
@@ -162,7 +171,9 @@ class TrainingPane(QWidget):
         """The dataset to train on (None: no dataset). Starts a pending run once it matches."""
         self._report = report
         self.dataset_label.setText(_dataset_text(report))
+        self.form.set_class_counts(report.counts("train") if report is not None else {})
         self._update_startable()
+        self._update_resumable()
         if self._task is None and self._run_root is not None and \
                 (report is None or report.root != self._run_root):
             self._clear_run()  # the plot and log belong to another dataset
@@ -191,7 +202,11 @@ class TrainingPane(QWidget):
         return self._task is not None or self._awaiting_scan is not None \
             or self._awaiting_tf is not None
 
-    def start(self) -> None:
+    def resume(self) -> None:
+        """Start, going on from the checkpoint a stopped run with these settings left."""
+        self.start(resume=True)
+
+    def start(self, resume: bool = False) -> None:
         if self.is_training() or not self.can_start():
             return
         try:
@@ -203,6 +218,7 @@ class TrainingPane(QWidget):
             self._say("Open a dataset first (File > Open dataset…).")
             return
         self._say("")
+        self._resume = resume
         self._set_running(True)
         if self._matches(self._report, config):
             self._launch_when_ready(config)
@@ -254,7 +270,8 @@ class TrainingPane(QWidget):
         self.log.clear()
         self.progress.setRange(0, 0)  # busy until the first batch reports its count
         self._progress_says("Preparing the images and building the network…")
-        self._task = Task(_training_job(report, config), name="training", parent=self)
+        self._task = Task(_training_job(report, config, self._resume), name="training",
+                          parent=self)
         self._task.progress.connect(self._on_progress)
         self._task.result.connect(lambda result: self._on_result(result, report))
         self._task.failed.connect(self._on_failed)
@@ -264,7 +281,8 @@ class TrainingPane(QWidget):
         # calls must win the GIL back and the same paint stalls the window for 60-85 ms.
         self.plot.paint_now()
         self._task.start()
-        self.status_message.emit(f"Training the {config.model} network on {len(report.train)} "
+        verb = "Resuming" if self._resume else "Training"
+        self.status_message.emit(f"{verb} the {config.model} network on {len(report.train)} "
                                  f"images for {config.epochs} epochs…")
 
     def _clear_run(self) -> None:
@@ -290,7 +308,24 @@ class TrainingPane(QWidget):
         self._say("Cannot train on this folder; the Dataset tab says why." if problems else "")
         self.startable_changed.emit(not problems)
 
+    def _update_resumable(self) -> None:
+        """Show Resume when a stopped run with this dataset and these settings left a
+        checkpoint (it says how far that run got)."""
+        state = None
+        if self._report is not None and not self.is_training():
+            try:
+                state = _checkpoint_state(self._report.root, self.form.config())
+            except ValueError:  # the form holds a value TrainConfig refuses
+                state = None
+        self.resume_button.setVisible(state is not None)
+        if state is not None:
+            self.resume_button.setText(f"Resume (epoch {state.epoch})")
+            self.resume_button.setEnabled(self.can_start())
+
     def _set_running(self, running: bool) -> None:
+        self.resume_button.setEnabled(not running and self.can_start())
+        if not running:
+            self._update_resumable()
         self.start_button.setEnabled(not running and self.can_start())
         self.stop_button.setEnabled(running)
         self.form.set_editable(not running)
@@ -308,9 +343,22 @@ class TrainingPane(QWidget):
     def _on_progress(self, item) -> None:
         if isinstance(item, BatchProgress):
             self._on_batch(item)
+        elif isinstance(item, StageProgress):
+            self._on_stage(item)
         elif isinstance(item, EpochMetrics):
             self.plot.add_epoch(item)
             self.log.appendPlainText(epoch_line(item))
+
+    def _on_stage(self, p: StageProgress) -> None:
+        self.progress.setRange(0, max(p.total, 0))
+        self.progress.setValue(min(p.done, p.total) if p.total else 0)
+        self._progress_says(stage_text(p, self._backbone_label()))
+
+    def _backbone_label(self) -> str:
+        try:
+            return _backbone_name(self.form.config().backbone)
+        except ValueError:
+            return "pretrained"
 
     def _on_batch(self, p: BatchProgress) -> None:
         self.plot.add_batch(p)
@@ -323,6 +371,9 @@ class TrainingPane(QWidget):
     def _on_result(self, result, report) -> None:
         if self._closed:  # the window closed mid-training: nothing is waiting for the model
             return
+        if isinstance(result, NotTrained):
+            self._not_trained(result)
+            return
         done = len(result.history)
         verb = "stopped" if result.stopped else "finished"
         accuracy = result.final_val_accuracy
@@ -334,7 +385,32 @@ class TrainingPane(QWidget):
             self.progress.setRange(0, 1)
         if not result.stopped:
             self.progress.setValue(self.progress.maximum())
+        if result.evaluation is not None:
+            self.log.appendPlainText(evaluation_line(result.evaluation))
         self.trained.emit(result, report)
+
+    def _not_trained(self, outcome: "NotTrained") -> None:
+        """Stopped, or no weights, before the first epoch: nothing to keep."""
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self._progress_says(outcome.message)
+        self.status_message.emit(outcome.message)
+        if outcome.fallback:
+            self._offer_fallback(outcome)
+
+    def _offer_fallback(self, outcome: "NotTrained") -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, "No download", outcome.message,
+                          parent=self, objectName="weightsUnavailableBox")
+        use = box.addButton(f"Use {_backbone_name(outcome.fallback)} (offline)",
+                            QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(use)
+        box.finished.connect(lambda _: box.clickedButton() is use and self._use_backbone(
+            outcome.fallback))
+        box.open()
+
+    def _use_backbone(self, name: str) -> None:
+        self.form.model.setCurrentIndex(self.form.model.findData(f"pretrained/{name}"))
 
     def _on_failed(self, message: str, details: str) -> None:
         self.progress.setRange(0, 1)
@@ -355,12 +431,78 @@ def _import_pyqtgraph(should_stop, report) -> None:
     import pyqtgraph  # noqa: F401 - creates no QObject at import: safe off the GUI thread
 
 
-def _training_job(report, config: TrainConfig):
+@dataclasses.dataclass(frozen=True)
+class NotTrained:
+    """A run that ended before its first epoch (Stop while preparing, no pretrained weights):
+    ``message`` for the person; ``fallback`` a backbone to offer instead, or empty."""
+
+    message: str
+    fallback: str = ""
+
+
+def _training_job(report, config: TrainConfig, resume: bool = False):
+    """Train, checkpointing every epoch (so a stopped or crashed run can be resumed), then
+    evaluate the validation part with the kept weights (not after a Stop: the person is
+    waiting for the model)."""
     def run(should_stop, emit):
         from horsehuman_gui.core import training  # imports TensorFlow: already loaded by now
+        from horsehuman_gui.core.checkpoints import default_checkpoint_dir
+        from horsehuman_gui.core.errors import DownloadCancelled, WeightsUnavailable
+        from horsehuman_gui.core.features import ExtractionCancelled
 
-        return training.train(report, config, on_epoch=emit, on_batch=emit, should_stop=should_stop)
+        try:
+            result = training.train(report, config, on_epoch=emit, on_batch=emit, on_stage=emit,
+                                    should_stop=should_stop, resume=resume,
+                                    checkpoint_dir=default_checkpoint_dir(report.root, config))
+        except WeightsUnavailable as exc:
+            return NotTrained(str(exc), exc.fallback)
+        except (DownloadCancelled, ExtractionCancelled):
+            return NotTrained("Stopped before the first epoch: nothing to keep.")
+        return _evaluated(result, report)
     return run
+
+
+def _evaluated(result, report):
+    if result.stopped or not result.history or not report.validation:
+        return result
+    from horsehuman_gui.core.bundle import bundle_from_result
+    from horsehuman_gui.core.evaluation_run import evaluate_items
+
+    try:
+        scores = evaluate_items(bundle_from_result(result), report.validation)
+    except Exception:  # noqa: BLE001 - the model matters more than its report card
+        logger.exception("Could not evaluate the validation part")
+        return result
+    return dataclasses.replace(result, evaluation=scores.evaluate(0.5))
+
+
+def _checkpoint_state(root, config: TrainConfig):
+    from horsehuman_gui.core.checkpoints import default_checkpoint_dir, read_checkpoint
+
+    return read_checkpoint(default_checkpoint_dir(root, config))
+
+
+def _backbone_name(name: str) -> str:
+    """"SqueezeNet" from "Pretrained (SqueezeNet, offline)"."""
+    label = BACKBONES[name].label if name in BACKBONES else name
+    return label.split("(", 1)[-1].split(",", 1)[0].rstrip(")") if "(" in label else label
+
+
+def stage_text(p: StageProgress, backbone: str) -> str:
+    """What the run is doing before its first epoch, for the progress line."""
+    if p.stage == "backbone":
+        if p.total:
+            return (f"Downloading the {backbone} weights (once): {p.done / 2**20:.1f} of "
+                    f"{p.total / 2**20:.1f} MB")
+        return f"Getting the {backbone} network ready…"
+    return (f"Reading each picture once with {backbone}: {p.done:,} of {p.total:,} "
+            "(pictures seen before are instant)")
+
+
+def evaluation_line(evaluation) -> str:
+    per_class = ", ".join(f"{c.name} {c.recall:.0%}" for c in evaluation.per_class)
+    return (f"Validation: {evaluation.accuracy:.1%} of {evaluation.n_images} pictures right "
+            f"(found per class: {per_class}).")
 
 
 def epoch_line(m: EpochMetrics) -> str:
