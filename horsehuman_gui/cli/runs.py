@@ -22,10 +22,11 @@ COLUMNS = (("id", "ID"), ("date", "DATE"), ("dataset", "DATASET"), ("model", "MO
 
 
 def add_parser(sub) -> None:
-    runs = sub.add_parser("runs", help="the training runs recorded: list, compare, delete")
+    runs = sub.add_parser("runs", help="the training runs recorded: list, compare, delete",
+                          description="Without ACTION: list the runs recorded, newest first.")
     runs.add_argument("--json", action="store_true", help="print every record as JSON")
     runs.set_defaults(run=run_list)
-    actions = runs.add_subparsers(dest="action", metavar="ACTION")
+    actions = runs.add_subparsers(dest="action", metavar="[ACTION]")
     compare = actions.add_parser("compare", help="show runs side by side")
     compare.add_argument("ids", nargs="+", metavar="ID")
     compare.set_defaults(run=run_compare)
