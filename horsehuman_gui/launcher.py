@@ -66,15 +66,24 @@ def launcher_files(base: Path | None = None) -> LauncherFiles:
 
 
 def find_command() -> list[str]:
-    """The command that starts the app: the installed ``horsehuman-gui`` executable (absolute
-    path), else this Python running ``-m horsehuman_gui``."""
-    candidates = [shutil.which(EXECUTABLE), Path(sys.executable).parent / EXECUTABLE]
+    """The command that starts the app from this installation: the ``horsehuman-gui``
+    executable beside this Python (its environment's ``bin/``: a pipx install's own
+    environment, or a clone's ``.venv``), else the one this process was started as, else one
+    on PATH; failing all, this Python running ``-m horsehuman_gui``.
+
+    The environment's executable comes before PATH: another installation found first on PATH
+    (a clone's ``.venv/bin`` put there) is not the one asked to install the launcher.
+    """
+    candidates = [Path(sys.executable).parent / EXECUTABLE]
     if Path(sys.argv[0]).name == EXECUTABLE:
-        candidates.insert(0, sys.argv[0])
+        candidates.append(sys.argv[0])
+    candidates.append(shutil.which(EXECUTABLE))
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK) and Path(candidate).is_file():
             return [str(Path(candidate).resolve())]
-    return [str(Path(sys.executable).resolve()), "-m", "horsehuman_gui"]
+    # Not resolved: a virtual environment's python is a link to the base interpreter, which
+    # does not see the environment's packages.
+    return [str(Path(sys.executable).absolute()), "-m", "horsehuman_gui"]
 
 
 def desktop_entry(command: list[str]) -> str:

@@ -195,3 +195,37 @@ def test_launcher_does_not_start_qt():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def _environment(tmp_path, name: str, with_executable: bool) -> Path:
+    """tmp_path/name/bin/python (a link to this Python, as in a venv), and horsehuman-gui."""
+    bin_dir = tmp_path / name / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").symlink_to(sys.executable)
+    if with_executable:
+        exe = bin_dir / "horsehuman-gui"
+        exe.write_text("#!/bin/sh\nexit 0\n")
+        exe.chmod(0o755)
+    return bin_dir
+
+
+def test_the_command_is_this_environments_not_the_first_on_path(tmp_path, monkeypatch):
+    from horsehuman_gui import launcher
+
+    mine = _environment(tmp_path, "pipx-venv", with_executable=True)
+    clone = _environment(tmp_path, "clone-venv", with_executable=True)
+    monkeypatch.setenv("PATH", str(clone))
+    monkeypatch.setattr(sys, "executable", str(mine / "python"))
+    monkeypatch.setattr(sys, "argv", ["/usr/lib/python3/horsehuman_gui/__main__.py"])
+    assert launcher.find_command() == [str((mine / "horsehuman-gui").resolve())]
+
+
+def test_without_an_executable_the_environments_python_runs_the_module(tmp_path, monkeypatch):
+    from horsehuman_gui import launcher
+
+    mine = _environment(tmp_path, "venv", with_executable=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    monkeypatch.setattr(sys, "executable", str(mine / "python"))
+    monkeypatch.setattr(sys, "argv", ["-m"])
+    # the link itself: the interpreter it points at does not see the environment's packages
+    assert launcher.find_command() == [str(mine / "python"), "-m", "horsehuman_gui"]
