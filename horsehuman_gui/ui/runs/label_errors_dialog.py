@@ -106,9 +106,13 @@ class LabelErrorsDialog(QDialog):
     def is_searching(self) -> bool:
         return self._task is not None
 
-    def done(self, code: int) -> None:  # noqa: D401 - Qt's name; also Escape and Close
+    def stop_search(self) -> None:
+        """Stop the search between two batches and wait for its thread to end."""
         if self._task is not None:
             self._task.stop_and_wait(60_000)
+
+    def done(self, code: int) -> None:  # Qt's name: Close and Escape come here
+        self.stop_search()
         super().done(code)
 
 

@@ -160,6 +160,13 @@ class RunsPane(QWidget):
         self._report = report
         self.label_errors_button.setEnabled(report is not None)
 
+    def shutdown(self) -> None:
+        """Stop a label error search still running (the window is closing)."""
+        from horsehuman_gui.ui.runs.label_errors_dialog import LabelErrorsDialog
+
+        for dialog in self.findChildren(LabelErrorsDialog):
+            dialog.stop_search()
+
     def find_label_errors(self):
         if self._report is None:
             return None

@@ -151,3 +151,26 @@ def test_suspected_label_errors_are_listed_with_thumbnails(pane, class_folders, 
     assert not table.item(0, 0).icon().isNull()
     assert "1 picture that a model trained without" in dialog.message.text()
     dialog.close()
+
+
+def test_closing_stops_a_search_still_running(pane, class_folders, qtbot, monkeypatch):
+    import threading
+
+    from horsehuman_gui.core import label_errors
+
+    began, stopped = threading.Event(), []
+
+    def slow(report, should_stop, **kw):
+        began.set()
+        while not should_stop():
+            threading.Event().wait(0.01)
+        stopped.append(True)
+        return []
+
+    monkeypatch.setattr(label_errors, "find_label_errors", slow)
+    pane.set_report(scan_dataset(class_folders))
+    dialog = pane.find_label_errors()
+    qtbot.waitUntil(began.is_set, timeout=5_000)
+    pane.shutdown()
+    assert stopped == [True]
+    qtbot.waitUntil(lambda: not dialog.is_searching(), timeout=5_000)
