@@ -2,15 +2,18 @@
 
     python bench/accuracy.py [DATA ...] [--models pretrained,compact,classic] [--seeds 3]
 
+A model may carry settings over its defaults: ``pretrained:augment=light+fine_tune_epochs=2``.
+
 For every model choice with its own defaults (``core.config.defaults_for``), over several seeds,
 each run in a fresh process with an empty feature cache (a cold start):
 
 * the images are split by *group*: on Horses or Humans a group is a figure (``horse05-*``,
   ``human12-*``: the renders of one figure are near-duplicates, so a random split flatters
-  every model). Per class, ~20% of the groups are held out as the test set, ~15% of the rest
-  are the validation part the app uses (early stopping, best epoch), the rest train. A folder
-  whose names form no series (rock-paper-scissors) falls back to one group per file.
-* printed: accuracy on the held-out groups, the validation accuracy the app would report, the
+  every model). Per class, ~20% of the groups are held out as the test set; the rest is given
+  to the app as a folder of class folders (links), and the app makes its own validation part
+  (its near-duplicate grouping, early stopping, best epoch). A folder whose names form no
+  series (rock-paper-scissors) falls back to one group per file for the test set.
+* printed: accuracy on the held-out groups, the validation accuracy the app reports, the
   accuracy on the training images in inference mode beside the last epoch's training metric,
   and the wall time from process start (TensorFlow import, scan, feature extraction, training).
 
@@ -70,32 +73,45 @@ def split_by_group(items, seed: int):
 
 
 def child(data: Path, model: str, seed: int) -> dict:
-    import dataclasses
-
+    """Hold out whole groups as the test set; give the rest to the app as a folder of class
+    folders (links), so the validation part and the accuracy it reports are the app's own."""
     from horsehuman_gui.core.bundle import bundle_from_result
     from horsehuman_gui.core.config import TrainConfig, defaults_for
-    from horsehuman_gui.core.dataset import scan_dataset
+    from horsehuman_gui.core.dataset import LabeledImage, scan_dataset
     from horsehuman_gui.core.prediction import predict_files
     from horsehuman_gui.core.training import train
 
-    report = scan_dataset(data, seed=seed)
-    train_items, val_items, test_items = split_by_group(report.train + report.validation, seed)
-    report = dataclasses.replace(report, train=tuple(train_items), validation=tuple(val_items))
-    config = TrainConfig(**{**defaults_for(model), "model": model, "seed": seed})
-    result = train(report, config)
-    trained_at = time.perf_counter() - START
-    bundle = bundle_from_result(result)
+    everything = scan_dataset(data, seed=seed)
+    train_items, val_items, test_items = split_by_group(
+        everything.train + everything.validation, seed)  # val_items: the app's again, below
+    name, _, overrides = model.partition(":")  # e.g. "pretrained:augment=light+fine_tune_epochs=2"
+    options = {**defaults_for(name), "model": name, "seed": seed}
+    for pair in filter(None, overrides.split("+")):
+        key, value = pair.split("=")
+        options[key] = type(options[key])(value) if key in options else value
+    config = TrainConfig(**options)
+    with tempfile.TemporaryDirectory(prefix="hh-accuracy-data-") as tmp:
+        for item in train_items + val_items:
+            link = Path(tmp) / everything.classes[item.label] / item.path.name
+            link.parent.mkdir(exist_ok=True)
+            link.symlink_to(item.path.resolve())
+        report = scan_dataset(tmp, validation_split=config.validation_split, seed=seed)
+        result = train(report, config)
+        trained_at = time.perf_counter() - START
+        bundle = bundle_from_result(result)
 
-    def accuracy(items) -> float:
-        truth = {str(item.path): report.classes[item.label] for item in items}
-        preds = [p for p in predict_files(bundle, [item.path for item in items]) if p.ok]
-        return sum(p.label == truth[str(p.path)] for p in preds) / max(1, len(preds))
+        def accuracy(items, classes) -> float:
+            truth = {str(item.path): classes[item.label] for item in items}
+            preds = [p for p in predict_files(bundle, [item.path for item in items]) if p.ok]
+            return sum(p.label == truth[str(p.path)] for p in preds) / max(1, len(preds))
 
-    best = min(result.history, key=lambda e: e.val_loss if e.val_loss is not None else 0)
-    return {"test": accuracy(test_items), "train_inference": accuracy(train_items),
-            "train_metric": result.history[-1].accuracy, "val_reported": best.val_accuracy,
-            "epochs": len(result.history), "seconds": trained_at,
-            "sizes": [len(train_items), len(val_items), len(test_items)]}
+        train_accuracy = accuracy(report.train, report.classes)
+        sizes = [len(report.train), len(report.validation), len(test_items)]
+    test_accuracy = accuracy([LabeledImage(i.path, i.label) for i in test_items],
+                             everything.classes)
+    return {"test": test_accuracy, "train_inference": train_accuracy,
+            "train_metric": result.best.accuracy, "val_reported": result.final_val_accuracy,
+            "epochs": len(result.history), "seconds": trained_at, "sizes": sizes}
 
 
 def run_child(data: Path, model: str, seed: int) -> dict:
