@@ -7,6 +7,7 @@ open (its validation part). Workers get plain values and never touch widgets.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,13 +22,11 @@ STORED_NOTE = "Evaluate again to see the pictures behind each cell."
 @dataclass(frozen=True)
 class EvaluationSource:
     """A folder of class folders, or ready labelled images (``items``, labels index the
-    model's classes). ``validation_of`` names the dataset root when these are the validation
-    part the model was trained beside: its evaluation belongs in the model file."""
+    model's classes)."""
 
     description: str
     folder: Path | None = None
     items: tuple[LabeledImage, ...] = ()
-    validation_of: Path | None = None
 
     def __post_init__(self):
         if self.folder is None and not self.items:
@@ -68,7 +67,7 @@ def validation_source(report, class_names) -> EvaluationSource | None:
         return None
     return EvaluationSource(f"the validation part of {report.root.name} "
                             f"({len(report.validation):,} images)",
-                            items=tuple(report.validation), validation_of=Path(report.root))
+                            items=tuple(report.validation))
 
 
 def default_source(bundle, report) -> EvaluationSource | None:
@@ -78,7 +77,7 @@ def default_source(bundle, report) -> EvaluationSource | None:
     if bundle is None:
         return None
     trained_on = (bundle.dataset or {}).get("root")
-    if report is not None and trained_on and Path(trained_on) == Path(report.root).absolute():
+    if report is not None and trained_on and Path(trained_on) == Path(os.path.abspath(report.root)):
         return validation_source(report, bundle.class_names)
     if trained_on and (bundle.dataset or {}).get("layout") == "split" and Path(trained_on).is_dir():
         return EvaluationSource(f"the validation part of {Path(trained_on).name}",
@@ -91,11 +90,10 @@ def progress_text(done: int, total: int) -> str:
 
 
 def finished_text(run: EvaluationRun) -> str:
-    """'Evaluated 200 images of ...: 93.5% correct.' with what was left out, if anything."""
+    """'Evaluated 200 images of ...' with what was left out, if anything (the accuracy is in
+    the headline above it, which follows the threshold)."""
     scores = run.scores
-    evaluation = scores.evaluate(0.5)
-    text = (f"Evaluated {len(scores.labels):,} images of {run.source.description}: "
-            f"{evaluation.accuracy:.1%} correct")
+    text = f"Evaluated {len(scores.labels):,} images of {run.source.description}"
     left_out = len(scores.failed) + len(run.skipped)
     if left_out:
         text += f"; {left_out:,} file(s) left out"

@@ -86,7 +86,7 @@ class ConfusionModel(QAbstractTableModel):
             return None
         if orientation == Qt.Orientation.Vertical:
             return f"is {self._names[section]}"
-        return f"taken for {self._names[section]}"
+        return f"taken for\n{self._names[section]}"
 
 
 class ClassFiguresModel(QAbstractTableModel):

@@ -27,7 +27,7 @@ class RocPlot(QWidget):
         self.view.setMenuEnabled(False)
         self.view.setMouseEnabled(x=False, y=False)
         self.view.hideButtons()
-        self.view.setRange(xRange=(0, 1), yRange=(0, 1), padding=0.02)
+        self.view.setRange(xRange=(0, 1), yRange=(0, 1), padding=0.05)
         self.view.showGrid(x=True, y=True, alpha=0.2)
         for side in ("left", "bottom"):
             self.view.getAxis(side).enableAutoSIPrefix(False)
