@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QImage, QImageReader, QPixmap
+from PySide6.QtCore import QSize, Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QImage, QImageReader, QPixmap
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHeaderView, QLabel, QProgressBar,
                                QTableWidget, QTableWidgetItem, QVBoxLayout)
 
@@ -42,6 +42,8 @@ class LabelErrorsDialog(QDialog):
         self.table.setIconSize(QSize(THUMB, THUMB))
         self.table.verticalHeader().setDefaultSectionSize(THUMB + 8)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setToolTip("Double-click a picture to open it in your image viewer")
+        self.table.cellDoubleClicked.connect(self._open_picture)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -92,6 +94,10 @@ class LabelErrorsDialog(QDialog):
             confidence = QTableWidgetItem(f"{suspect.confidence:.0%}")
             confidence.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(row, 3, confidence)
+
+    def _open_picture(self, row: int, column: int) -> None:
+        if 0 <= row < len(self.suspects):
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.suspects[row].path)))
 
     def _failed(self, message: str, details: str) -> None:
         self.progress.hide()

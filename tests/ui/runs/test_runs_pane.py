@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox
 
 from horsehuman_gui.core.config import EpochMetrics, TrainConfig, TrainResult
@@ -150,6 +151,10 @@ def test_suspected_label_errors_are_listed_with_thumbnails(pane, class_folders, 
     assert [table.item(0, c).text() for c in range(4)] == [picture.name, "blue", "red", "93%"]
     assert not table.item(0, 0).icon().isNull()
     assert "1 picture that a model trained without" in dialog.message.text()
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url))
+    dialog.table.cellDoubleClicked.emit(0, 1)
+    assert [url.toLocalFile() for url in opened] == [str(picture)]
     dialog.close()
 
 
