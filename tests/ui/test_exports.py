@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QTextDocumentFragment
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from horsehuman_gui.core import model_export
@@ -143,7 +144,10 @@ def test_onnx_is_offered_only_when_installed_and_says_how_to_get_it(
     dialog = actions.choose_export()
     assert not dialog.buttons["onnx"].isEnabled()
     assert dialog.onnx_hint.isVisibleTo(dialog)
-    assert "pip install 'horsehuman-gui[onnx]'" in dialog.onnx_hint.text()
+    shown = QTextDocumentFragment.fromHtml(dialog.onnx_hint.text()).toPlainText()
+    assert "pip install 'horsehuman-gui[onnx]'" in shown
+    assert "<span style=\"white-space: nowrap\">pip install &#x27;horsehuman-gui[onnx]&#x27;" \
+        in dialog.onnx_hint.text()  # never broken at its hyphen
     dialog.reject()
     monkeypatch.setattr(model_export, "onnx_missing", lambda: None)
     dialog = actions.choose_export()

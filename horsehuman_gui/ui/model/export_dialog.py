@@ -3,6 +3,10 @@ when its converter is installed, and otherwise the dialog says how to get it."""
 
 from __future__ import annotations
 
+import html
+import re
+
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QLabel, QRadioButton,
                                QVBoxLayout, QWidget)
 
@@ -19,7 +23,8 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export model")
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"Export {model_name} for another program. The new folder "
-                                "holds the model, labels.txt and model_info.json."))
+                                "holds the model, labels.txt and model_info.json.",
+                                wordWrap=True))
         self._group = QButtonGroup(self)
         self.buttons: dict[str, QRadioButton] = {}
         for key, (_, _, _, label) in EXPORT_CHOICES.items():
@@ -28,10 +33,11 @@ class ExportDialog(QDialog):
             self._group.addButton(button)
             layout.addWidget(button)
         self.onnx_hint = QLabel(objectName="onnxHint", wordWrap=True,
-                                textInteractionFlags=_selectable())
+                                textFormat=Qt.TextFormat.RichText,
+                                textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
         if onnx_hint:
             self.buttons["onnx"].setEnabled(False)
-            self.onnx_hint.setText(onnx_hint)
+            self.onnx_hint.setText(unbroken_commands(onnx_hint))
         self.onnx_hint.setVisible(bool(onnx_hint))
         layout.addWidget(self.onnx_hint)
         chosen = self.buttons.get(initial)
@@ -44,12 +50,14 @@ class ExportDialog(QDialog):
         box.accepted.connect(self.accept)
         box.rejected.connect(self.reject)
         layout.addWidget(box)
+        self.setMinimumWidth(460)
 
     def choice(self) -> str:
         return next(key for key, button in self.buttons.items() if button.isChecked())
 
 
-def _selectable():
-    from PySide6.QtCore import Qt
-
-    return Qt.TextInteractionFlag.TextSelectableByMouse  # the pip command can be copied
+def unbroken_commands(text: str) -> str:
+    """``text`` as rich text in which no ``pip install ...`` command is broken across lines
+    (a wrapped "horsehuman-" / "gui[onnx]" would be copied wrong)."""
+    return re.sub(r"(pip install (?:&#x27;[^&]+&#x27;|[\w\[\]-]+(?: [\w\[\]-]+)*))",
+                  r'<span style="white-space: nowrap">\1</span>', html.escape(text))
