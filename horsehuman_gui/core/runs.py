@@ -120,9 +120,12 @@ class RunRecord:
             raise ValueError(f"unknown run format version {data.get('format_version')!r}")
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        if not isinstance(values.get("history", []), list) or \
-                not isinstance(values.get("config"), dict):
-            raise ValueError("damaged history or config")
+        history = values.get("history", [])
+        if not (isinstance(history, list) and all(isinstance(m, dict) for m in history)) or \
+                not isinstance(values.get("config"), dict) or \
+                not all(isinstance(values.get(k), (dict, type(None)))
+                        for k in ("dataset", "evaluation")):
+            raise ValueError("damaged history, config, dataset or evaluation")
         values["history"] = tuple(values.get("history", ()))
         record = cls(**values)
         if not _ID.fullmatch(record.id):

@@ -79,6 +79,17 @@ def test_runs_are_listed_newest_first_and_a_damaged_record_is_skipped(report, ca
     assert "damaged run record" in caplog.text and "broken" in caplog.text
 
 
+@pytest.mark.parametrize("damage", [{"history": [1, 2]}, {"config": None}, {"evaluation": 0.9},
+                                    {"format_version": 99}, {"id": "another"}])
+def test_a_record_of_the_wrong_shape_is_skipped(report, damage):
+    record = record_run(result_of(), report, None)
+    data = record.to_json() | damage
+    (record.folder / "run.json").write_text(json.dumps(data), encoding="utf-8")
+    assert list_runs() == []
+    with pytest.raises(RunError, match="cannot be read"):
+        get_run(record.id)
+
+
 def test_no_runs_folder_lists_nothing():
     assert list_runs() == []
 
