@@ -154,10 +154,14 @@ def record_run(result, report, model_path: str | Path | None, evaluation=None, *
 
     ``result`` is the ``TrainResult``, ``report`` the ``ScanReport`` trained on, ``model_path``
     where the model was saved (None: not saved), ``evaluation`` an ``Evaluation`` or its
-    ``to_json()``. ``finished`` defaults to now, ``started`` to ``finished`` less the epochs'
-    seconds. Raises OSError when the record cannot be written."""
+    ``to_json()`` (by default ``result.evaluation``). ``finished`` defaults to now, ``started``
+    to ``finished`` less the epochs' seconds. ``checkpoint_dir``: the run's checkpoint, when it
+    left one (a stopped run), so that deleting the run removes it. Quick (one small JSON file):
+    fine on the GUI thread. Raises OSError when the record cannot be written."""
     from horsehuman_gui.core.bundle_metadata import as_dict, dataset_summary
 
+    if evaluation is None:
+        evaluation = getattr(result, "evaluation", None)
     finished = finished or datetime.now()
     if started is None:
         started = finished - timedelta(seconds=sum(m.seconds for m in result.history))

@@ -56,6 +56,13 @@ def test_a_run_is_recorded_as_plain_json_a_script_can_read(report):
     assert get_run(record.id) == record and record.val_accuracy == 0.9
 
 
+def test_the_evaluation_defaults_to_the_results_own(report):
+    import dataclasses
+
+    result = dataclasses.replace(result_of(), evaluation={"accuracy": 0.5})
+    assert record_run(result, report, None).evaluation == {"accuracy": 0.5}
+
+
 def test_started_defaults_to_the_epochs_time_before_finishing(report):
     record = record_run(result_of(epochs=3), report, None, finished=START)
     assert record.duration_s == 9.0 and record.model_path is None
