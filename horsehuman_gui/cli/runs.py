@@ -1,10 +1,11 @@
 """``horsehuman runs``: the training runs recorded (``core.runs``), compared, deleted.
 
 ``runs`` lists them newest first (models the app saved before runs were recorded are added,
-once, from the story their file carries), ``runs --json`` prints the records as JSON (the same fields as
-each run's ``run.json``), ``runs compare ID ID...`` shows them side by side, ``runs delete ID``
-removes a run with its checkpoint and its automatically saved model (``--keep-model`` keeps the
-model; a model saved with ``--out`` elsewhere is removed only with ``--delete-saved-model``).
+once, from the story their file carries); ``runs --json`` prints the records as JSON (the
+fields of each run's ``run.json``); ``runs compare ID ID...`` shows them side by side;
+``runs delete ID`` removes a run with its checkpoint and its automatically saved model
+(``--keep-model`` keeps it; a model saved elsewhere with ``--out`` goes only with
+``--delete-saved-model``).
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ class CompareDialog(QDialog):
         self.setWindowTitle(f"Compare {len(records)} runs")
         self.rows = compare(records)
         self.table = QTableWidget(len(self.rows), len(records), objectName="compareTable")
-        self.table.setHorizontalHeaderLabels([f"{r.dataset_name}\n{r.started[:16].replace('T', ' ')}"
-                                              for r in records])
+        self.table.setHorizontalHeaderLabels(
+            [f"{r.dataset_name}\n{r.started[:16].replace('T', ' ')}" for r in records])
         self.table.setVerticalHeaderLabels([row.label for row in self.rows])
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
