@@ -29,6 +29,7 @@ class ModelFiles(QObject):
     bundle_changed = Signal(object)  # ModelBundle
     opened = Signal(object)  # ModelBundle loaded from a file (after bundle_changed)
     saved = Signal(object)  # Path written
+    run_recorded = Signal()  # a training run's record was written (see core.runs)
     status_message = Signal(str)
 
     def __init__(self, settings: Settings, tf_loader: TensorFlowLoader, window: QWidget):
@@ -62,19 +63,41 @@ class ModelFiles(QObject):
                   f"Could not save the model to {path}.")
 
     def adopt_trained(self, result, dataset_root: Path, dataset=None) -> None:
-        """Keep a training result as the current model and save it in the data folder.
-        ``dataset``: the ``ScanReport`` trained on (else only its root is recorded, which is
-        what a report or an exported script needs to find the data again)."""
-        from horsehuman_gui.core.bundle import autosave_path, bundle_from_result
+        """Keep a training result as the current model, save it in the data folder under a
+        name no file has (never replacing one, even one appearing during the save) and record
+        the run. ``dataset``: the ``ScanReport`` trained on (else only its root is recorded,
+        which is what a report or an exported script needs to find the data again)."""
+        from horsehuman_gui.core.bundle import autosave_stem, bundle_from_result
 
         summary = dataset if dataset is not None else {"root": str(Path(dataset_root).absolute())}
-        self._set_bundle(bundle_from_result(result, dataset=summary))
-        target = autosave_path(dataset_root, result.final_val_accuracy, result.stopped)
-        self.status_message.emit(f"Saving the trained model to {target}…")
-        self._run(_save_task(self._bundle, target), "autosave-model",
-                  partial(self._on_saved, self._bundle),
+        bundle = bundle_from_result(result, dataset=summary)
+        self._set_bundle(bundle)
+        stem = autosave_stem(dataset_root, result.final_val_accuracy, result.stopped)
+        self.status_message.emit(f"Saving the trained model as {stem}.keras…")
+
+        def saved(path: Path) -> None:
+            self._on_saved(bundle, path)
+            self._record(result, dataset, path)
+
+        self._run(_autosave_task(bundle, stem), "autosave-model", saved,
                   "The trained model could not be saved automatically.",
                   hint="It is still in memory: use File > Save model as… to save it elsewhere.")
+
+    def _record(self, result, report, path: Path) -> None:
+        """The run's record for the Runs view (a small JSON file; a failure only logs)."""
+        if report is None or not hasattr(report, "train"):
+            return
+        from horsehuman_gui.core.checkpoints import default_checkpoint_dir
+        from horsehuman_gui.core.runs import record_run
+
+        checkpoint = default_checkpoint_dir(report.root, result.config) if result.stopped \
+            else None
+        try:
+            record_run(result, report, path, checkpoint_dir=checkpoint)
+        except OSError as exc:
+            logger.warning("Could not record the run: %s", exc)
+            return
+        self.run_recorded.emit()
 
     def is_busy(self) -> bool:
         return any(task.is_running() for task in self._tasks)
@@ -138,4 +161,12 @@ def _save_task(bundle, path: Path):
         from horsehuman_gui.core.bundle import save_bundle
 
         return save_bundle(bundle, path)
+    return run
+
+
+def _autosave_task(bundle, stem: str):
+    def run(should_stop, report):
+        from horsehuman_gui.core.bundle import autosave_bundle
+
+        return autosave_bundle(bundle, stem)
     return run

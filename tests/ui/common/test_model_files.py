@@ -1,0 +1,43 @@
+"""After training: the model is kept, saved under a new name, and its run recorded."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QWidget
+
+from horsehuman_gui.core.config import TrainConfig
+from horsehuman_gui.core.dataset import scan_dataset
+from horsehuman_gui.core.paths import models_dir
+from horsehuman_gui.core.runs import list_runs
+from horsehuman_gui.ui.common.model_files import ModelFiles
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def trained(class_folders):
+    from horsehuman_gui.core.training import train
+
+    report = scan_dataset(class_folders, seed=1)
+    return train(report, TrainConfig(model="compact", image_size=16, epochs=1, batch_size=4,
+                                     patience=0)), report
+
+
+def test_a_trained_model_is_saved_beside_a_file_of_its_name_and_its_run_recorded(
+        qtbot, settings, tf_loader, trained, monkeypatch):
+    from horsehuman_gui.core import bundle as bundle_module
+
+    result, report = trained
+    monkeypatch.setattr(bundle_module, "autosave_stem", lambda *a: "taken")
+    (models_dir() / "taken.keras").write_bytes(b"the user's own file")
+    window = QWidget()
+    qtbot.addWidget(window)
+    models = ModelFiles(settings, tf_loader, window)
+    with qtbot.waitSignal(models.run_recorded, timeout=60_000):
+        models.adopt_trained(result, report.root, dataset=report)
+    assert (models_dir() / "taken.keras").read_bytes() == b"the user's own file"
+    saved = models.bundle.path
+    assert saved == models_dir() / "taken-2.keras" and saved.is_file()
+    (run,) = list_runs()
+    assert run.model_path == str(saved.resolve()) and run.dataset_root == str(report.root)
+    assert models.bundle.dataset["root"] == str(report.root.absolute())
