@@ -10,9 +10,14 @@ Two layouts are detected automatically:
   accuracy predicts accuracy on new pictures.
 
 Every image is decoded once (``groups.describe_image``): that checks it and gives its hashes and
-size for the grouping and the data health findings (``core.health``). For the "split" layout,
-near-duplicates shared by the two parts are a warning with the files. No TensorFlow here: the
-GUI can scan before TF has loaded.
+size for the grouping and the data health findings (``core.health``). Folders of more than
+``CONTENT_CHECK_LIMIT`` images would take minutes to decode: their images are checked from
+their headers and ends (``groups.describe_header``) and grouped by name only, which the report
+says (``decoded``, ``grouping_signals``, a warning); a file damaged inside is then found by the
+training pipeline when it decodes it. Verdicts are cached by path, size and modification time
+(``core.scan_cache``), so scanning an unchanged folder again takes seconds. For the "split"
+layout, near-duplicates shared by the two parts are a warning with the files. No TensorFlow
+here: the GUI can scan before TF has loaded.
 """
 
 from __future__ import annotations
@@ -21,8 +26,6 @@ import dataclasses
 import logging
 import os
 import stat
-import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -31,9 +34,11 @@ from horsehuman_gui.core import health
 from horsehuman_gui.core.dataset_summary import report_to_json, summary_lines
 from horsehuman_gui.core.errors import DatasetError
 from horsehuman_gui.core.files import SkippedFile, is_hidden, walk_images
-from horsehuman_gui.core.groups import (DEFAULT_SIGNALS, ImageInfo, describe_image, find_links,
-                                        group_ids, split_groups)
+from horsehuman_gui.core.groups import (DEFAULT_SIGNALS, NAME_SIGNALS, find_links, group_ids,
+                                        split_groups)
 from horsehuman_gui.core.health import Finding
+from horsehuman_gui.core.scan_cache import ScanCache
+from horsehuman_gui.core.scan_checks import ScanCancelled, Throttle, check_images
 
 logger = logging.getLogger(__name__)
 
@@ -43,19 +48,12 @@ __all__ = ["Finding", "LabeledImage", "ScanCancelled", "ScanReport", "SkippedFil
 TRAIN_NAMES = ("train", "training")
 VALIDATION_NAMES = ("validation", "valid", "val", "test")  # valid/: Kaggle's, Roboflow's
 IMBALANCE_RATIO = 1.5
-#: verification threads: Pillow releases the GIL while decoding, more than 4 only adds contention
-_WORKERS = max(2, min(4, os.cpu_count() or 2))
-_PROGRESS_INTERVAL = 0.1  # seconds between progress calls (the last one is always made)
+#: images decoded in full during a scan at most (~5 ms each, 2 cores: ~1 minute); beyond, the
+#: headers are checked (~0.1 ms each) and near-duplicates are grouped by name only
+CONTENT_CHECK_LIMIT = 20_000
 
 
-class ScanCancelled(DatasetError):
-    """``should_stop()`` returned True during a scan; a DatasetError so callers need no extra case."""
-
-    def __init__(self) -> None:
-        super().__init__("scan cancelled")
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per image, and a scan may find 100,000s
 class LabeledImage:
     """One usable image and its class."""
 
@@ -88,6 +86,8 @@ class ScanReport:
     #: grouping signals looked for, and (signal, links found) for those that linked files
     grouping_signals: tuple[str, ...] = DEFAULT_SIGNALS
     grouping_links: tuple[tuple[str, int], ...] = ()
+    #: every image was decoded in full; False: checked from its header (too many to decode)
+    decoded: bool = True
 
     def counts(self, part: str) -> dict[str, int]:
         """Images per class name in ``part`` ("train" or "validation"), every class present."""
@@ -99,6 +99,7 @@ class ScanReport:
 
 
 ProgressFn = Callable[[int, int], None]  # (files checked, files found)
+WalkFn = Callable[[int], None]  # (images found so far)
 
 
 def _sub_folders(folder: Path) -> dict[str, Path]:
@@ -176,46 +177,35 @@ def _class_folders(parts: dict[str, Path], skipped: list) -> dict[str, dict[str,
     return found
 
 
-def _verify(candidates: list[Path], on_progress: ProgressFn | None,
-            should_stop: Callable[[], bool] | None) -> list[ImageInfo | str]:
-    """describe_image over ``candidates`` in threads, in order: an ImageInfo or why unusable.
-
-    Progress is throttled at the source."""
-    total, reasons, last = len(candidates), [], 0.0
-    report = on_progress or (lambda done, total: None)
-    report(0, total)
-    executor = ThreadPoolExecutor(_WORKERS, thread_name_prefix="scan")
-    try:
-        futures = [executor.submit(describe_image, path) for path in candidates]
-        for done, future in enumerate(futures, start=1):
-            if should_stop is not None and should_stop():
-                raise ScanCancelled()
-            reasons.append(future.result())
-            now = time.monotonic()
-            if done == total or now - last >= _PROGRESS_INTERVAL:
-                last = now
-                report(done, total)
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
-    return reasons
-
-
-def _walk_classes(folders, names, skipped, roots) -> dict[str, dict[str, list[Path]]]:
+def _walk_classes(folders, names, skipped, roots, on_walk: WalkFn | None,
+                  should_stop: Callable[[], bool] | None) -> dict[str, dict[str, list[Path]]]:
     """part -> class name -> candidate image paths (walked recursively).
 
     One ``visited`` set for all walks, seeded with the root, the parts and every class folder:
     a link from one class folder into another (or up to the root) is reported, never walked.
+    ``on_walk(images found so far)`` about 10 times a second and once at the end;
+    ``should_stop`` is checked as often (True raises ``ScanCancelled``).
     """
     seeds = [*roots, *(f for per_class in folders.values() for f in per_class.values())]
     visited = {(st.st_dev, st.st_ino) for st in map(os.stat, seeds)}
     found: dict[str, dict[str, list[Path]]] = {}
+    progress, before = Throttle(on_walk), 0
+
+    def on_found(count: int) -> None:
+        if should_stop is not None and should_stop():
+            raise ScanCancelled()
+        progress(before + count)
+
     for part, per_class in folders.items():
         found[part] = {}
         for name in names:
             if name in per_class:
-                images, bad = walk_images(per_class[name], recursive=True, visited=visited)
+                images, bad = walk_images(per_class[name], recursive=True, visited=visited,
+                                          on_found=on_found)
                 found[part][name] = images
                 skipped += bad
+                before += len(images)
+    progress(before, force=True)
     return found
 
 
@@ -225,13 +215,19 @@ def scan_dataset(
     seed: int = 42,
     on_progress: ProgressFn | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_walk: WalkFn | None = None,
+    cache: bool = True,
 ) -> ScanReport:
     """Scan ``root`` into a ``ScanReport`` (classes, both parts, skipped files, warnings,
     near-duplicate groups, data health findings).
 
-    ``validation_split`` (0 < x < 1) and ``seed`` apply to the "classes" layout only. Every image
-    is fully decoded once in a few threads; ``on_progress(done, total)`` is called about 10 times
-    a second and for the last file; ``should_stop()`` returning True raises ``ScanCancelled``.
+    ``validation_split`` (0 < x < 1) and ``seed`` apply to the "classes" layout only. The
+    folders are walked first: ``on_walk(images found so far)`` is called about 10 times a
+    second and at the end. Every image is then checked once in a few threads (decoded in full
+    up to ``CONTENT_CHECK_LIMIT`` images, else from its header; see the module docstring), or
+    its verdict taken from the scan cache when the file is unchanged (``cache=False``: neither
+    read nor written); ``on_progress(done, total)`` is called about 10 times a second and for
+    the last file. ``should_stop()`` is checked during both; True raises ``ScanCancelled``.
     Raises ``DatasetError`` (message says what was found, or that the folder disappeared during
     the scan) when the folder cannot be used and ``ValueError`` for a bad ``validation_split``.
     """
@@ -241,31 +237,51 @@ def scan_dataset(
                          f"Received: {validation_split!r}")
     root = Path(root)
     _check_root(root)
+    store = ScanCache() if cache else None
     try:
-        return _scan(root, validation_split, seed, on_progress, should_stop)
+        return _scan(root, validation_split, seed, on_progress, should_stop, on_walk, store)
     except ScanCancelled:
         raise
     except DatasetError:
         if not os.path.isdir(root):
             raise DatasetError(f"the folder disappeared during the scan: {root}") from None
         raise
+    finally:
+        if store is not None:
+            store.close()
 
 
-def _scan(root, validation_split, seed, on_progress, should_stop) -> ScanReport:
+def _scan(root, validation_split, seed, on_progress, should_stop, on_walk, store) -> ScanReport:
     layout, parts, skipped = _layout(root)
     folders = _class_folders(parts, skipped)
     names = sorted(set().union(*folders.values()))
-    found = _walk_classes(folders, names, skipped, [root, *parts.values()])
+    found = _walk_classes(folders, names, skipped, [root, *parts.values()], on_walk,
+                          should_stop)
     candidates = [path for per_class in found.values() for paths in per_class.values()
                   for path in paths]
-    infos = dict(zip(candidates, _verify(candidates, on_progress, should_stop)))
-    if candidates and not os.path.isdir(root):
+    decoded = len(candidates) <= CONTENT_CHECK_LIMIT
+    infos = dict(zip(candidates, check_images(candidates, full=decoded, cache=store,
+                                              on_progress=on_progress,
+                                              should_stop=should_stop)))
+    del candidates
+    if infos and not os.path.isdir(root):
         raise DatasetError(f"the folder disappeared during the scan: {root}")
     skipped += [SkippedFile(p, r) for p, r in infos.items() if isinstance(r, str)]
     usable = {part: {name: [p for p in paths if not isinstance(infos[p], str)]
                      for name, paths in per_class.items()} for part, per_class in found.items()}
-    return _build_report(root, layout, parts, folders, names, usable, infos, skipped,
-                         validation_split, seed)
+    report = _build_report(root, layout, parts, folders, names, usable, infos, skipped,
+                           validation_split, seed, decoded)
+    if not decoded:
+        report = dataclasses.replace(report, warnings=(*report.warnings, _undecoded_warning(
+            len(infos))))
+    return report
+
+
+def _undecoded_warning(count: int) -> str:
+    return (f"{count:,} images (more than {CONTENT_CHECK_LIMIT:,}): each was checked from its "
+            "header rather than decoded, and near-duplicates were looked for by file name only "
+            "(copies of a picture may be in both training and validation); a picture damaged "
+            "inside is left out when training reads it")
 
 
 def _part_warnings(names, parts, folders, usable) -> list[str]:
@@ -286,9 +302,9 @@ def _items(kept: list[str], usable: dict) -> list[tuple[str, int, Path]]:
             for path in sorted(per_class.get(name, []), key=lambda p: p.parts)]
 
 
-def _grouped(items, infos):
+def _grouped(items, infos, signals):
     """(group id per item, LabeledImage per item, links, signal -> links found)."""
-    links = find_links([infos[path] for _, _, path in items])
+    links = find_links([infos[path] for _, _, path in items], signals=signals)
     ids = group_ids(len(items), links)
     signals: list[set[str]] = [set() for _ in items]
     fired: dict[str, int] = {}
@@ -312,7 +328,8 @@ def _assign(layout, items, ids, kept, parts, folders, usable, fraction, seed):
                            for n in kept if len(usable["all"][n]) == 1]
 
 
-def _build_report(root, layout, parts, folders, names, usable, infos, skipped, fraction, seed):
+def _build_report(root, layout, parts, folders, names, usable, infos, skipped, fraction, seed,
+                  decoded):
     kept = [n for n in names if any(per_class.get(n) for per_class in usable.values())]
     warnings = [f"class folder {n} has no usable images; left out" for n in names
                 if n not in kept]
@@ -321,7 +338,8 @@ def _build_report(root, layout, parts, folders, names, usable, infos, skipped, f
                            f"{len(kept)} with usable images ({', '.join(kept) or 'none'}); "
                            "need at least 2")
     items = _items(kept, usable)
-    ids, labelled, links, fired = _grouped(items, infos)
+    signals = DEFAULT_SIGNALS if decoded else NAME_SIGNALS
+    ids, labelled, links, fired = _grouped(items, infos, signals)
     in_validation, more = _assign(layout, items, ids, kept, parts, folders, usable, fraction, seed)
     warnings += more
     checked = [health.Item(infos[path], label, "validation" if held else "train")
@@ -339,7 +357,8 @@ def _build_report(root, layout, parts, folders, names, usable, infos, skipped, f
         validation=tuple(sorted((x for x, v in zip(labelled, in_validation) if v), key=order)),
         skipped=tuple(sorted(skipped, key=lambda s: s.path.parts)), warnings=(),
         validation_split=float(fraction) if layout == "classes" else None, seed=seed,
-        findings=tuple(findings), blocking_problems=tuple(blocking), grouping_links=fired)
+        findings=tuple(findings), blocking_problems=tuple(blocking), grouping_signals=signals,
+        grouping_links=fired, decoded=decoded)
     imbalance = health.imbalance_warning(report.counts("train"), IMBALANCE_RATIO)
     warnings += [imbalance] if imbalance else []
     if not report.validation:

@@ -23,8 +23,9 @@ def _grouping_line(report) -> str:
     sizes = Counter(item.group for item in items)
     fired = ", ".join(f"{signal} ({n} links)" for signal, n in report.grouping_links) or "none"
     largest = max(sizes.values(), default=0)
+    checked = "" if getattr(report, "decoded", True) else " (file names only: not decoded)"
     return (f"Near-duplicate groups: {len(sizes)} for {len(items)} images (largest {largest}); "
-            f"signals looked for: {', '.join(report.grouping_signals)}; found: {fired}")
+            f"signals looked for: {', '.join(report.grouping_signals)}{checked}; found: {fired}")
 
 
 def summary_lines(report, max_skipped: int | None = None) -> list[str]:
@@ -72,7 +73,8 @@ def report_to_json(report) -> dict:
     """What the Dataset tab shows, as plain JSON types, for ``horsehuman info --json``.
 
     Keys: format, root, layout, classes, validation_split, seed, counts (part -> class -> n),
-    parts (train / validation: lists of {path, class, group, linked_by}), grouping (signals
+    parts (train / validation: lists of {path, class, group, linked_by}), decoded (every
+    image decoded in full, else checked from its header), grouping (signals
     looked for, links found per signal, number of groups), skipped ({path, reason}), warnings,
     findings ({kind, message, files}), blocking_problems. Paths are as scanned (under root).
     """
@@ -87,6 +89,7 @@ def report_to_json(report) -> dict:
         "counts": {part: report.counts(part) for part in ("train", "validation")},
         "parts": {"train": [_item(i, report) for i in report.train],
                   "validation": [_item(i, report) for i in report.validation]},
+        "decoded": getattr(report, "decoded", True),
         "grouping": {"signals": list(report.grouping_signals),
                      "links": dict(report.grouping_links),
                      "groups": len({item.group for item in items})},

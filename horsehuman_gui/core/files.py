@@ -13,7 +13,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from horsehuman_gui.core.images import IMAGE_EXTENSIONS
 
@@ -95,14 +95,21 @@ def _sort_key(path: Path) -> tuple[str, ...]:
     return path.parts
 
 
+#: entries looked at between two calls of a walk's ``on_found`` (a folder of 100,000 files
+#: takes about a second to stat: the walk must stay cancellable inside one folder)
+_FOUND_EVERY = 512
+
+
 def _scan_folder(folder: Path, recursive: bool, visited: set, images: list, skipped: list,
-                 pending: list) -> None:
+                 pending: list, on_found: Callable[[int], None] | None = None) -> None:
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as exc:
         skipped.append(SkippedFile(folder, "folder " + _stat_failure(exc, folder.is_symlink())))
         return
-    for entry in entries:
+    for number, entry in enumerate(entries, start=1):
+        if on_found is not None and number % _FOUND_EVERY == 0:
+            on_found(len(images))
         path = folder / entry.name
         is_link = entry.is_symlink()
         try:
@@ -130,7 +137,8 @@ def _scan_folder(folder: Path, recursive: bool, visited: set, images: list, skip
                 skipped.append(SkippedFile(path, problem))
 
 
-def walk_images(folder: str | Path, recursive: bool = True, *, visited: set | None = None
+def walk_images(folder: str | Path, recursive: bool = True, *, visited: set | None = None,
+                on_found: Callable[[int], None] | None = None
                 ) -> tuple[list[Path], list[SkippedFile]]:
     """Image files under ``folder`` (by extension, case-insensitive) and every skipped entry.
 
@@ -138,7 +146,9 @@ def walk_images(folder: str | Path, recursive: bool = True, *, visited: set | No
     ``folder`` joined with the names found (links are not resolved). A missing or unreadable
     ``folder`` gives no images and one skipped entry saying why. ``visited`` (a set of
     (st_dev, st_ino), updated) lets several walks share it, so a link from one class folder
-    into another is reported instead of walked twice.
+    into another is reported instead of walked twice. ``on_found(images found so far)`` is
+    called after each folder and every few hundred entries; an exception it raises stops the
+    walk and propagates (that is how a scan is cancelled while walking).
     """
     folder = Path(folder)
     images: list[Path] = []
@@ -153,7 +163,9 @@ def walk_images(folder: str | Path, recursive: bool = True, *, visited: set | No
     visited.add((st.st_dev, st.st_ino))
     pending = [folder]
     while pending:
-        _scan_folder(pending.pop(), recursive, visited, images, skipped, pending)
+        _scan_folder(pending.pop(), recursive, visited, images, skipped, pending, on_found)
+        if on_found is not None:
+            on_found(len(images))
     images.sort(key=_sort_key)
     skipped.sort(key=lambda s: _sort_key(s.path))
     return images, skipped

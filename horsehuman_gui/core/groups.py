@@ -25,7 +25,9 @@ Signals, each a link between two files (union-find joins the links into groups):
   outputs): mutual k-nearest neighbours above a cosine threshold.
 
 ``group_images`` uses every signal but features by default: the scan runs before TensorFlow has
-loaded. No TensorFlow here; Pillow and numpy only.
+loaded. ``describe_header`` checks a file without decoding its pixels (for folders too big to
+decode during a scan): its ``ImageInfo`` has no hashes, so only ``NAME_SIGNALS`` apply to it.
+No TensorFlow here; Pillow and numpy only.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image
 
+from horsehuman_gui.core import images
 from horsehuman_gui.core.errors import ImageError
 from horsehuman_gui.core.images import open_rgb
 
@@ -52,6 +55,8 @@ NAME_SERIES, BURST, FEATURES = "name series", "burst", "features"
 #: signals that mean "the same picture" (reported by the data health check), not just "related"
 DUPLICATE_SIGNALS = frozenset({SAME_BYTES, SAME_PIXELS, SIMILAR, FEATURES})
 DEFAULT_SIGNALS = (SAME_BYTES, SAME_PIXELS, SIMILAR, NAME_SERIES, BURST)
+#: the signals that need no decoded pixels (burst then links by capture time only)
+NAME_SIGNALS = (NAME_SERIES, BURST)
 
 HASH_DISTANCE = 8  # of 64 bits; re-encoded, resized, slightly shifted copies measure 0-3
 BURST_HASH_DISTANCE = 16
@@ -68,9 +73,10 @@ _INDEXED = re.compile(r"^(.*?)(\d+)$")
 _BLOCK = 2048  # rows per block in the pairwise computations: ~32 MB of float64 at most
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a scan holds one per image (100,000s)
 class ImageInfo:
-    """What one decode tells about a usable image (see ``describe_image``)."""
+    """What one decode tells about a usable image (see ``describe_image``); from
+    ``describe_header``, the size and capture time only (empty hashes: ``hashed`` is False)."""
 
     path: Path
     #: upright size as decoded: exact, except JPEGs over 128 pixels a side, which decode at 1/2
@@ -82,6 +88,11 @@ class ImageInfo:
     dhash: int  # 64-bit difference hash
     thumb: bytes  # 16x16 grey thumbnail, row-major
     taken: float | None = None  # EXIF DateTimeOriginal, seconds (naive local time)
+
+    @property
+    def hashed(self) -> bool:
+        """Whether the pixels were decoded (hashes and thumbnail are meaningful)."""
+        return bool(self.thumb)
 
 
 @dataclass(frozen=True)
@@ -150,6 +161,54 @@ def describe_image(path: str | Path) -> ImageInfo | str:
                      _taken(img))
 
 
+#: what each format's files end with when complete (a cheap test for truncation)
+_ENDINGS = {"PNG": b"\x00\x00\x00\x00IEND\xaeB`\x82", "JPEG": b"\xff\xd9", "GIF": b";"}
+#: header-checked modes: those whose decode and conversion to RGB cannot fail on their own
+_PLAIN_MODES = frozenset({"RGB", "RGBA", "L", "LA", "P", "1", "CMYK", "YCbCr"})
+
+
+def describe_header(path: str | Path) -> ImageInfo | str:
+    """Check ``path`` from its header and its last bytes, without decoding pixels (~0.1 ms
+    against ~5 ms for ``describe_image`` on a 300x300 PNG): an ``ImageInfo`` with the stored
+    size and capture time but no hashes, or the reason it is unusable (never raises).
+
+    A file that does not end as its format's files do (truncated, or data appended), any format
+    but PNG, JPEG and GIF, and unusual colour modes are decoded by ``describe_image`` instead,
+    so they fail with the same reasons. Damage inside the compressed data is not seen here: the
+    training pipeline finds it when it decodes the file.
+    """
+    path = Path(path)
+    try:
+        # images' own FIFO-safe open and JPEG metadata guard: the same protections as decoding
+        with images._open_regular_file(path) as handle, \
+                Image.open(images._lean_jpeg(handle)) as img:
+            if img.format not in _ENDINGS or img.mode not in _PLAIN_MODES \
+                    or not _ends_well(handle, _ENDINGS[img.format]):
+                return describe_image(path)
+            width, height = img.size
+            if width * height > images.MAX_PIXELS:
+                raise images._too_large(width * height)
+            return ImageInfo(path, width, height, "", "", 0, b"", _taken(img))
+    except ImageError as exc:
+        return exc.reason
+    except Exception as exc:  # Pillow's, while parsing the header
+        return images._decode_failure(exc).reason
+
+
+def _ends_well(handle, ending: bytes) -> bool:
+    handle.seek(0, 2)
+    if handle.tell() < len(ending):
+        return False
+    handle.seek(-len(ending), 2)
+    return handle.read(len(ending)) == ending
+
+
+def header_only(info: ImageInfo) -> ImageInfo:
+    """``info`` without its hashes (what ``describe_header`` would have given; less memory)."""
+    return ImageInfo(info.path, info.width, info.height, "", "", 0, b"", info.taken) \
+        if info.hashed else info
+
+
 class _UnionFind:
     def __init__(self, n: int) -> None:
         self.parent = list(range(n))
@@ -170,6 +229,8 @@ def _equal_links(keys: Sequence, signal: str) -> list[Link]:
     first: dict = {}
     links = []
     for i, key in enumerate(keys):
+        if not key:  # no hash (``describe_header``): equal to nothing
+            continue
         if key in first:
             links.append(Link(first[key], i, signal))
         else:
@@ -277,7 +338,7 @@ def _shot_together(a: ImageInfo | None, b: ImageInfo | None) -> bool:
         return False
     if a.taken is not None and b.taken is not None and abs(a.taken - b.taken) <= BURST_SECONDS:
         return True
-    return (a.dhash ^ b.dhash).bit_count() <= BURST_HASH_DISTANCE
+    return a.hashed and b.hashed and (a.dhash ^ b.dhash).bit_count() <= BURST_HASH_DISTANCE
 
 
 def feature_links(features: np.ndarray, k: int = 5, threshold: float = 0.9) -> list[Link]:
@@ -305,13 +366,21 @@ def feature_links(features: np.ndarray, k: int = 5, threshold: float = 0.9) -> l
     return [Link(i, j, FEATURES) for i, j in sorted(near) if i < j and (j, i) in near]
 
 
-def find_links(infos: Sequence[ImageInfo], features: np.ndarray | None = None) -> list[Link]:
-    """Every link between ``infos`` (indices into it): the default signals, plus ``features``
-    (an (N, D) matrix in the same order) when given."""
-    links = _equal_links([i.digest for i in infos], SAME_BYTES)
-    links += _equal_links([i.pixels for i in infos], SAME_PIXELS)
-    links += similar_links(infos)
-    links += name_links([i.path for i in infos], infos)
+def find_links(infos: Sequence[ImageInfo], features: np.ndarray | None = None,
+               signals: Sequence[str] = DEFAULT_SIGNALS) -> list[Link]:
+    """Every link between ``infos`` (indices into it): ``signals`` (``NAME_SIGNALS`` for
+    infos from ``describe_header``), plus ``features`` (an (N, D) matrix in the same order)
+    when given."""
+    links = []
+    if SAME_BYTES in signals:
+        links += _equal_links([i.digest for i in infos], SAME_BYTES)
+    if SAME_PIXELS in signals:
+        links += _equal_links([i.pixels for i in infos], SAME_PIXELS)
+    if SIMILAR in signals:
+        links += similar_links(infos)
+    if NAME_SERIES in signals or BURST in signals:
+        links += [link for link in name_links([i.path for i in infos], infos)
+                  if link.signal in signals]
     if features is not None:
         if len(features) != len(infos):
             raise ValueError(f"`features` needs one row per image ({len(infos)}). "

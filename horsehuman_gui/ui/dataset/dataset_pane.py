@@ -226,7 +226,12 @@ class DatasetPane(QWidget):
         self.rescan_button.setVisible(self._report is not None)
 
     def _on_progress(self, generation: int, value) -> None:
-        if generation == self._generation:
+        if generation != self._generation:
+            return
+        if isinstance(value, int):  # still walking the folders: images found so far
+            self.progress.setRange(0, 0)
+            self.scan_status.setText(f"Looking for images: {value:,} found")
+        else:
             done, total = value
             self.progress.setRange(0, max(total, 1))
             self.progress.setValue(done)
@@ -304,7 +309,7 @@ def _scan_job(root: Path, validation_split: float, seed: int):
         try:
             return scan_dataset(root, validation_split, seed,
                                 on_progress=lambda done, total: report((done, total)),
-                                should_stop=should_stop)
+                                should_stop=should_stop, on_walk=report)
         except ScanCancelled:
             return _ScanProblem("scan cancelled", cancelled=True)
         except DatasetError as exc:
