@@ -35,7 +35,7 @@ class Finding:
     files: tuple[Path, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per image or link: 100,000s
 class Item:
     """A usable image as the health check sees it."""
 

@@ -350,3 +350,83 @@ def test_report_to_json_has_everything_the_dataset_tab_shows(tmp_path):
     assert data["blocking_problems"] == [] and isinstance(data["warnings"], list)
     text = "\n".join(summary_lines(report))
     assert "Near-duplicate groups: 20 for 21 images" in text and "[duplicate]" in text
+
+
+# --- big folders: header checks, walk progress and cancel (issues #14, #11) ------------------
+
+
+@pytest.fixture
+def header_checks(monkeypatch):
+    """Scans check images from their headers, as for a folder too big to decode."""
+    from horsehuman_gui.core import dataset
+
+    monkeypatch.setattr(dataset, "CONTENT_CHECK_LIMIT", 0)
+
+
+def test_header_checks_still_report_every_bad_file(tmp_path, header_checks):
+    make_class_folders(tmp_path, per_class=5, size=8)
+    expected = make_bad_files(tmp_path / "red" / "junk")
+    odd = make_odd_images(tmp_path / "blue" / "odd")
+    report = scan_dataset(tmp_path)
+    assert report.decoded is False
+    total = report.counts("train")["blue"] + report.counts("validation")["blue"]
+    assert total == 5 + len(odd)  # unusual formats and modes are fine, as when decoded
+    reasons = {s.path.name: s.reason for s in report.skipped}
+    for name, reason in expected.items():
+        assert reason in reasons[name], name
+    assert len(report.skipped) == len(expected)
+
+
+def test_header_checks_group_by_name_and_say_so(tmp_path, header_checks):
+    root = _scenes(tmp_path, {"b": 6})
+    for i in range(5):
+        _save(scene(200 + i), root / "a" / f"horse05-{i}.png")
+    shutil.copy(root / "b" / "b00.png", root / "b" / "again.png")  # not looked for: no hashes
+    report = scan_dataset(root)
+    assert report.grouping_signals == ("name series", "burst")
+    assert dict(report.grouping_links) == {"name series": 4}
+    assert not any(f.kind == "duplicate" for f in report.findings)
+    assert any("checked from its header rather than decoded" in w for w in report.warnings)
+    text = "\n".join(summary_lines(report))
+    assert "file names only: not decoded" in text
+    assert report_to_json(report)["decoded"] is False
+    assert scan_dataset(root, cache=False).decoded is False
+
+
+def test_decoded_scans_say_so(class_folders):
+    report = scan_dataset(class_folders)
+    assert report.decoded is True and report_to_json(report)["decoded"] is True
+    assert not any("header" in w for w in report.warnings)
+
+
+def test_walk_progress_counts_images_found_before_the_checks(class_folders):
+    calls = []
+    scan_dataset(class_folders, on_walk=lambda found: calls.append(("walk", found)),
+                 on_progress=lambda done, total: calls.append(("check", done)))
+    walk = [n for kind, n in calls if kind == "walk"]
+    assert walk[-1] == 20 and walk == sorted(walk)
+    assert calls.index(("walk", 20)) < calls.index(("check", 0))
+
+
+def test_scan_is_cancelled_while_walking(class_folders):
+    checked = []
+    with pytest.raises(ScanCancelled):
+        scan_dataset(class_folders, should_stop=lambda: True,
+                     on_progress=lambda done, total: checked.append(done))
+    assert checked == []  # stopped before any image was checked
+
+
+def test_a_walk_inside_one_huge_folder_can_be_stopped(tmp_path, monkeypatch):
+    from horsehuman_gui.core import files
+
+    monkeypatch.setattr(files, "_FOUND_EVERY", 4)  # as every 512 entries of a huge folder
+    make_class_folders(tmp_path, per_class=30, size=4)
+    seen = []
+
+    def stop_after_a_few():
+        seen.append(1)
+        return len(seen) > 2
+
+    with pytest.raises(ScanCancelled):
+        scan_dataset(tmp_path, should_stop=stop_after_a_few)
+    assert len(seen) == 3  # asked within the first class folder, not only between folders

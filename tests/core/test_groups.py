@@ -199,3 +199,45 @@ def test_grouping_20000_images_is_fast():
     grouped = group_images(infos)
     assert time.perf_counter() - start < 30
     assert len(grouped) == n
+
+
+# --- header checks, for folders too big to decode during a scan (issue #14) ------------------
+
+
+def test_describe_header_reads_the_size_without_hashes(tmp_path):
+    info = groups.describe_header(save(scene(1, 48).resize((48, 20)), tmp_path / "a.png"))
+    assert (info.width, info.height) == (48, 20) and not info.hashed
+    jpeg = groups.describe_header(save(scene(2, 300), tmp_path / "b.jpg", quality=80))
+    assert (jpeg.width, jpeg.height) == (300, 300) and not jpeg.hashed
+
+
+def test_describe_header_catches_truncated_and_fake_files(tmp_path):
+    for name in ("a.png", "b.jpg", "c.gif"):
+        data = save(scene(3, 64), tmp_path / name).read_bytes()
+        (tmp_path / f"cut-{name}").write_bytes(data[: len(data) * 2 // 3])
+        assert groups.describe_header(tmp_path / f"cut-{name}") == "corrupt or truncated image"
+    (tmp_path / "text.png").write_text("not a picture")
+    assert groups.describe_header(tmp_path / "text.png") == "not an image (unrecognised content)"
+    (tmp_path / "empty.png").write_bytes(b"")
+    assert groups.describe_header(tmp_path / "empty.png") == "empty file (0 bytes)"
+
+
+def test_describe_header_decodes_what_it_cannot_vouch_for(tmp_path):
+    grey16 = save(Image.fromarray(np.full((8, 8), 20000, dtype=np.uint16)), tmp_path / "g.png")
+    appended = save(scene(4), tmp_path / "more.png")
+    with open(appended, "ab") as handle:
+        handle.write(b"trailing bytes")
+    assert groups.describe_header(grey16).hashed  # unusual mode: decoded
+    assert groups.describe_header(appended).hashed  # does not end as a PNG does: decoded
+    assert groups.describe_header(save(scene(5), tmp_path / "b.bmp")).hashed
+
+
+def test_header_infos_link_by_name_only(tmp_path):
+    same = scene(6)
+    paths = [save(same, tmp_path / "IMG_0001.png"), save(same, tmp_path / "IMG_0002.png"),
+             save(scene(7), tmp_path / "horse05-1.png"), save(scene(8), tmp_path / "horse05-2.png")]
+    infos = [groups.describe_header(p) for p in paths]
+    links = find_links(infos, signals=groups.NAME_SIGNALS)
+    assert [(link.a, link.b, link.signal) for link in links] == [(2, 3, NAME_SERIES)]
+    # the same bytes, but no hashes: never linked, even when asked to look (no false groups)
+    assert {link.signal for link in find_links(infos)} == {NAME_SERIES}
