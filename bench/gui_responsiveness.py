@@ -154,28 +154,52 @@ def measure_stalls(args) -> dict[str, dict[str, float]]:
     _wait(app, lambda: opened, 600, "the model to open")
     meter.stop()
     _classify(app, window, meter, result, args)
+    rss = [_rss_mb()]
+    print(f"  GUI process resident after train + classify: {rss[0]:.0f} MB")
+    for cycle in range(2, args.cycles + 1):  # nothing may accumulate over a long session
+        del result
+        result = _train(app, window, meter, args, again=True)
+        _wait(app, lambda: len(saved) >= cycle and not window.models.is_busy(), 600,
+              "the automatic save")
+        _classify(app, window, meter, result, args)
+        rss.append(_rss_mb())
+        print(f"  cycle {cycle}: resident {rss[-1]:.0f} MB")
     window.close()
-    return {phase: meter.summary(phase) for phase in PHASES}
+    stalls = {phase: meter.summary(phase) for phase in PHASES}
+    stalls["memory"] = {"rss_mb": rss}
+    return stalls
 
 
-PHASES = ("tf_import", "scan", "train_tab", "training", "autosave", "open_model", "classify")
+def _rss_mb() -> float:
+    """This process's resident memory now (not its peak), after a full collection."""
+    import gc
+
+    gc.collect()
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _train(app, window, meter, args):
+PHASES = ("tf_import", "scan", "train_tab", "training", "autosave", "open_model", "classify",
+          "train_tab_again")
+
+
+def _train(app, window, meter, args, again: bool = False):
     form, pane = window.training_pane.form, window.training_pane
     form.model.setCurrentIndex(form.model.findData(args.model))
+    form.patience.setValue(0)  # the run length the bench asks for
     form.image_size.setValue(args.image_size)
     form.epochs.setValue(args.epochs)
     form.batch_size.setValue(args.batch_size)
     results = []
     pane.trained.connect(lambda result, report: results.append(result))
-    meter.start("train_tab")  # the Train button is on this tab: a user opens it first
-    window.tabs.setCurrentWidget(pane)
+    meter.start("train_tab" if not again else "train_tab_again")
+    window.tabs.setCurrentWidget(pane)  # the Train button is on this tab: a user opens it first
     _wait(app, lambda: pane.plot.isVisible(), 60, "the Train tab")
     _run_for(0.3)
     meter.stop()
-    if args.max_batches:
-        pane.progress.valueChanged.connect(lambda v: v >= args.max_batches and pane.stop())
+    if args.max_batches and not again:
+        pane.progress.valueChanged.connect(
+            lambda v: v >= args.max_batches and pane.is_running() and pane.stop())
     meter.start("training")
     started = time.perf_counter()
     pane.start()
@@ -225,6 +249,8 @@ def main() -> int:
     parser.add_argument("--max-batches", type=int, default=0,
                         help="stop training after this many batches (0: run every epoch)")
     parser.add_argument("--predict-count", type=int, default=1000)
+    parser.add_argument("--cycles", type=int, default=5,
+                        help="train + classify this many times in one session (memory growth)")
     parser.add_argument("--skip-startup", action="store_true")
     parser.add_argument("--skip-stalls", action="store_true")
     args = parser.parse_args()
@@ -240,6 +266,7 @@ def main() -> int:
         print(f"GUI stalls ({args.model} at {args.image_size} px, batch {args.batch_size}, "
               f"{args.epochs} epoch(s), data {args.data}):")
         stalls = measure_stalls(args)
+        rss = stalls.pop("memory")["rss_mb"]
         for phase, summary in stalls.items():
             print(f"  {phase:10s} longest gap {summary['max_ms']:7.1f} ms (from "
                   f"{summary['max_at_s']:.2f} s in), 99th percentile {summary['p99_ms']:6.1f} ms "
@@ -251,6 +278,10 @@ def main() -> int:
         figures["max_stall_ms_autosave"] = stalls["autosave"]["max_ms"]
         figures["max_stall_ms_open_model"] = stalls["open_model"]["max_ms"]
         figures["max_stall_ms_train_tab"] = stalls["train_tab"]["max_ms"]
+        figures["max_stall_ms_all"] = max(s["max_ms"] for s in stalls.values())
+        figures["gui_rss_mb"] = round(rss[0], 1)
+        figures["gui_rss_cycles_mb"] = [round(r) for r in rss]
+        figures["gui_rss_growth"] = round(rss[-1] / rss[0], 3)
         figures["load_average"] = round(os.getloadavg()[0], 2)  # other work on the machine
     print(json.dumps(figures))
     return 0
