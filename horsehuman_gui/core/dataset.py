@@ -306,13 +306,18 @@ def _grouped(items, infos, signals):
     """(group id per item, LabeledImage per item, links, signal -> links found)."""
     links = find_links([infos[path] for _, _, path in items], signals=signals)
     ids = group_ids(len(items), links)
-    signals: list[set[str]] = [set() for _ in items]
+    # per item, a frozenset shared by every item linked the same ways (not a set per item:
+    # 100,000 sets are 20 MB), and one linked_by tuple per such combination
+    signals: list[frozenset] = [frozenset()] * len(items)
+    combos: dict[frozenset, frozenset] = {}
     fired: dict[str, int] = {}
     for link in links:
-        signals[link.a].add(link.signal)
-        signals[link.b].add(link.signal)
+        for i in (link.a, link.b):
+            union = signals[i] | {link.signal}
+            signals[i] = combos.setdefault(union, union)
         fired[link.signal] = fired.get(link.signal, 0) + 1
-    labelled = [LabeledImage(path, label, ids[i], tuple(sorted(signals[i])))
+    linked_by = {combo: tuple(sorted(combo)) for combo in {*combos, frozenset()}}
+    labelled = [LabeledImage(path, label, ids[i], linked_by[signals[i]])
                 for i, (_, label, path) in enumerate(items)]
     return ids, labelled, links, tuple(sorted(fired.items()))
 

@@ -36,6 +36,7 @@ import hashlib
 import logging
 import os
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,7 +79,8 @@ _BLOCK = 2048  # rows per block in the pairwise computations: ~32 MB of float64 
 @dataclass(frozen=True, slots=True)  # slots: a scan holds one per image (100,000s)
 class ImageInfo:
     """What one decode tells about a usable image (see ``describe_image``); from
-    ``describe_header``, the size and capture time only (empty hashes: ``hashed`` is False)."""
+    ``describe_header``, the size as stored and the capture time only (empty hashes:
+    ``hashed`` is False)."""
 
     path: Path
     #: upright size as decoded: exact, except JPEGs over 128 pixels a side, which decode at 1/2
@@ -330,7 +332,8 @@ def name_links(paths: Sequence[Path], infos: Sequence[ImageInfo | None] | None =
                ) -> list[Link]:
     """``"name series"`` and ``"burst"`` links from file names (see the module docstring)."""
     series: dict[tuple, list[tuple[int, int]]] = {}
-    folders = [os.path.dirname(path) for path in paths]  # str: 5x faster than Path.parent
+    # str: 5x faster than Path.parent; interned: one string per folder, not per file
+    folders = [sys.intern(os.path.dirname(path)) for path in paths]
     for i, path in enumerate(paths):
         parsed = _series(path.stem)
         if parsed is not None:

@@ -56,13 +56,17 @@ def _names(paths: Sequence[Path], root: Path, most: int = 4) -> str:
     return shown + (f" and {len(paths) - most} more" if len(paths) > most else "")
 
 
-def _clusters(n: int, links: Sequence[Link]) -> list[list[int]]:
-    """Sets of two or more items joined by duplicate links."""
+def _clusters(links: Sequence[Link]) -> list[list[int]]:
+    """Sets of two or more items joined by duplicate links.
+
+    Only the linked items are grouped: a list per item of a 100,000-image folder is 10 MB."""
     links = [link for link in links if link.signal in DUPLICATE_SIGNALS]
-    ids = group_ids(n, links)
+    linked = sorted({i for link in links for i in (link.a, link.b)})
+    index = {item: k for k, item in enumerate(linked)}
+    ids = group_ids(len(linked), [Link(index[x.a], index[x.b], x.signal) for x in links])
     members: dict[int, list[int]] = defaultdict(list)
-    for i, g in enumerate(ids):
-        members[g].append(i)
+    for k, g in enumerate(ids):
+        members[g].append(linked[k])
     return [m for m in members.values() if len(m) > 1]
 
 
@@ -71,7 +75,7 @@ def duplicate_findings(items: Sequence[Item], links: Sequence[Link], classes: Se
     """One finding per set of copies: across classes (a label conflict), across the train and
     validation parts, or within one class (exact, or near: re-encoded, resized, shifted)."""
     findings = []
-    for members in _clusters(len(items), links):
+    for members in _clusters(links):
         paths = [items[i].info.path for i in members]
         labels = sorted({items[i].label for i in members})
         parts = {items[i].part for i in members}
