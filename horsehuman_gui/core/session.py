@@ -80,8 +80,8 @@ class Session:
             keep = KeepBest(self.progress, self.monitor, self.config.patience, self.best)
             callbacks.append(keep)
         if self.config.reduce_lr:
-            callbacks.append(keras.callbacks.ReduceLROnPlateau(
-                monitor=self.monitor, factor=0.2, min_lr=1e-6, verbose=0,
+            callbacks.append(_FinishedEpochsPlateau(
+                self.progress, monitor=self.monitor, factor=0.2, min_lr=1e-6, verbose=0,
                 patience=max(2, self.config.patience // 2) if self.config.patience else 3))
         if self.checkpoint_dir is not None:
             base = {"class_names": tuple(self.report.classes),
@@ -132,3 +132,16 @@ def inference_copy(model):
     if len(inputs) == 1 and len(outputs) == 1:  # called with a tensor, not a list of one
         inputs, outputs = inputs[0], outputs[0]
     return keras.Model(inputs, outputs, name=model.name)
+
+
+class _FinishedEpochsPlateau(keras.callbacks.ReduceLROnPlateau):
+    """Keras's learning-rate reduction, blind to an epoch cut short by Stop (it has no
+    validation loss: Keras would warn that the metric is missing)."""
+
+    def __init__(self, progress, **kwargs):
+        super().__init__(**kwargs)
+        self._progress = progress
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._progress.finished:
+            super().on_epoch_end(epoch, logs)

@@ -443,3 +443,15 @@ def test_no_checkpoint_is_tried_without_the_space_for_it(colours, tmp_path, monk
     result = train(report_for(colours), config(epochs=2), checkpoint_dir=tmp_path / "cp")
     assert len(result.history) == 2
     assert "MB free" in caplog.text
+
+
+def test_a_stop_gives_no_learning_rate_warning(colours, recwarn):
+    calls = {"n": 0}
+
+    def stop_soon():
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    result = train(report_for(colours), config(epochs=5, reduce_lr=True), should_stop=stop_soon)
+    assert result.stopped
+    assert not [w for w in recwarn if "Learning rate reduction" in str(w.message)]
