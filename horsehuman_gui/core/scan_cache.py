@@ -24,8 +24,9 @@ from horsehuman_gui.core.groups import ImageInfo, header_only
 
 logger = logging.getLogger(__name__)
 
-#: ~50 MB of full entries (a header-only or failed one is about a fifth of that)
-MAX_ROWS = 500_000
+#: ~100 MB on disk when every entry is a full decode's (~500 bytes: hashes and thumbnail),
+#: ~20 MB when header-only (~100 bytes)
+MAX_ROWS = 200_000
 #: bump when ``describe_image`` or ``describe_header`` change what they find: older verdicts go
 SCHEMA_VERSION = 1
 Key = tuple  # (size, mtime_ns, inode) from os.stat
