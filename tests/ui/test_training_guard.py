@@ -22,7 +22,7 @@ TINY = {"training/model": "compact", "training/image_size": 32, "training/epochs
         "training/batch_size": 4}
 
 
-def _endless_job(report, config, resume=False):
+def _endless_job(report, config, resume=False, tensorboard=None):
     def run(should_stop, emit):
         batch = 0
         while not should_stop():

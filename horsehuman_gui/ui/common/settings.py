@@ -41,6 +41,8 @@ KEYS: dict[str, tuple[type, Any]] = {
     "training/patience": (int, _TRAINING["patience"]),
     "training/reduce_lr": (bool, _TRAINING["reduce_lr"]),
     "training/fine_tune_epochs": (int, _TRAINING["fine_tune_epochs"]),
+    "training/tensorboard": (bool, False),
+    "network/weights_url": (str, ""),  # a mirror of the pretrained weights ("" = published)
     "training/validation_split": (float, 0.2),
     "training/seed": (int, 42),
     "prediction/threshold": (float, 0.5),

@@ -109,6 +109,14 @@ class TrainingForm(QWidget):
                                       "learning rate. Slower (pictures pass through the whole "
                                       "network again); sometimes a little more accurate.")
         self.fine_tune.setSpecialValueText("Off")
+        self.tensorboard = QCheckBox("Write TensorBoard logs", objectName="tensorboardCheck")
+        if tensorboard_available():
+            self.tensorboard.setToolTip("Loss and accuracy per epoch and the network's graph, "
+                                        "in the run's folder, for TensorBoard "
+                                        "(tensorboard --logdir FOLDER; the log says where).")
+        else:
+            self.tensorboard.setToolTip("Needs the tensorboard package: "
+                                        "pip install 'horsehuman-gui[tensorboard]'")
         self.validation_split = QDoubleSpinBox(objectName="validationSpin", decimals=2,
                                                minimum=0.01, maximum=0.9, singleStep=0.05)
         self.validation_split.setToolTip(
@@ -135,11 +143,12 @@ class TrainingForm(QWidget):
         form.addRow("&Fine-tuning:", self.fine_tune)
         form.addRow("&Validation fraction:", self.validation_split)
         form.addRow("&Seed:", self.seed)
+        form.addRow("", self.tensorboard)
 
     def _widgets(self):
         return (self.model, self.image_size, self.epochs, self.batch_size, self.learning_rate,
                 self.augment, self.class_weights, self.patience, self.reduce_lr, self.fine_tune,
-                self.validation_split, self.seed)
+                self.validation_split, self.seed, self.tensorboard)
 
     # -- the model and its defaults -------------------------------------------------------
 
@@ -184,6 +193,7 @@ class TrainingForm(QWidget):
             widget.setEnabled(editable)
         self.image_size.setEnabled(editable and not pretrained)
         self.fine_tune.setEnabled(editable and pretrained)
+        self.tensorboard.setEnabled(editable and tensorboard_available())
 
     # -- class weights: say what "automatic" will do for this dataset -------------------------
 
@@ -215,6 +225,7 @@ class TrainingForm(QWidget):
         self.fine_tune.setValue(s.get("training/fine_tune_epochs"))
         self.validation_split.setValue(s.get("training/validation_split"))
         self.seed.setValue(s.get("training/seed"))
+        self.tensorboard.setChecked(s.get("training/tensorboard") and tensorboard_available())
 
     def save(self) -> None:
         s = self._settings
@@ -231,6 +242,7 @@ class TrainingForm(QWidget):
         s.set("training/fine_tune_epochs", self.fine_tune.value())
         s.set("training/validation_split", self.validation_split.value())
         s.set("training/seed", self.seed.value())
+        s.set("training/tensorboard", self.tensorboard.isChecked())
 
     def config(self) -> TrainConfig:
         pretrained = self.model_name() == "pretrained"
@@ -247,6 +259,12 @@ class TrainingForm(QWidget):
 
     def set_editable(self, editable: bool) -> None:
         self._editable_state(editable)
+
+
+def tensorboard_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
 
 
 def weight_hint(counts: dict[str, int], mode: str) -> str:

@@ -270,8 +270,9 @@ class TrainingPane(QWidget):
         self.log.clear()
         self.progress.setRange(0, 0)  # busy until the first batch reports its count
         self._progress_says("Preparing the images and building the network…")
-        self._task = Task(_training_job(report, config, self._resume), name="training",
-                          parent=self)
+        tensorboard = self._tensorboard_folder(report, config)
+        self._task = Task(_training_job(report, config, self._resume, tensorboard),
+                          name="training", parent=self)
         self._task.progress.connect(self._on_progress)
         self._task.result.connect(lambda result: self._on_result(result, report))
         self._task.failed.connect(self._on_failed)
@@ -284,6 +285,17 @@ class TrainingPane(QWidget):
         verb = "Resuming" if self._resume else "Training"
         self.status_message.emit(f"{verb} the {config.model} network on {len(report.train)} "
                                  f"images for {config.epochs} epochs…")
+
+    def _tensorboard_folder(self, report, config):
+        """The run's TensorBoard folder when the form asks for logs (said in the log)."""
+        if not self.form.tensorboard.isChecked():
+            return None
+        from horsehuman_gui.core.checkpoints import default_checkpoint_dir
+
+        folder = default_checkpoint_dir(report.root, config).parent / "tensorboard"
+        self.log.appendPlainText(f"TensorBoard logs in {folder} (view them with: "
+                                 f"tensorboard --logdir \"{folder}\")")
+        return folder
 
     def _clear_run(self) -> None:
         self._run_root = None
@@ -440,7 +452,7 @@ class NotTrained:
     fallback: str = ""
 
 
-def _training_job(report, config: TrainConfig, resume: bool = False):
+def _training_job(report, config: TrainConfig, resume: bool = False, tensorboard=None):
     """Train, checkpointing every epoch (so a stopped or crashed run can be resumed), then
     evaluate the validation part with the kept weights (not after a Stop: the person is
     waiting for the model)."""
@@ -450,9 +462,12 @@ def _training_job(report, config: TrainConfig, resume: bool = False):
         from horsehuman_gui.core.errors import DownloadCancelled, WeightsUnavailable
         from horsehuman_gui.core.features import ExtractionCancelled
 
+        callbacks = []
+        if tensorboard is not None:
+            callbacks.append(training.keras.callbacks.TensorBoard(log_dir=str(tensorboard)))
         try:
             result = training.train(report, config, on_epoch=emit, on_batch=emit, on_stage=emit,
-                                    should_stop=should_stop, resume=resume,
+                                    should_stop=should_stop, resume=resume, callbacks=callbacks,
                                     checkpoint_dir=default_checkpoint_dir(report.root, config))
         except WeightsUnavailable as exc:
             return NotTrained(str(exc), exc.fallback)

@@ -119,3 +119,20 @@ def test_the_job_checkpoints_every_run_and_turns_missing_weights_into_a_sentence
         lambda: False, lambda item: None)
     assert outcome == NotTrained("No internet: the offline one works.", "squeezenet")
     assert calls[0]["resume"] is True and calls[0]["checkpoint_dir"] is not None
+
+
+@pytest.mark.slow
+def test_tensorboard_logs_are_written_when_asked(qtbot, pane, report):
+    from horsehuman_gui.ui.train.training_form import tensorboard_available
+
+    if not tensorboard_available():
+        pytest.skip("the tensorboard package is not installed")
+    pane.form.tensorboard.setChecked(True)
+    pane.set_report(report)
+    with qtbot.waitSignal(pane.trained, timeout=120_000):
+        pane.start()
+    line = next(l for l in pane.log.toPlainText().splitlines() if "TensorBoard logs in" in l)
+    folder = line.split("TensorBoard logs in ", 1)[1].split(" (view", 1)[0]
+    from pathlib import Path
+
+    assert list(Path(folder).rglob("events.out.tfevents.*"))
