@@ -22,6 +22,7 @@ from horsehuman_gui.ui.common.model_files import ModelFiles
 from horsehuman_gui.ui.common.resources import action_icon
 from horsehuman_gui.ui.classify.prediction_pane import PredictionPane
 from horsehuman_gui.ui.common.settings import Settings
+from horsehuman_gui.ui.common.weights_mirror import apply_weights_mirror, ask_weights_mirror
 from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
 from horsehuman_gui.ui.train.training_pane import TrainingPane
 
@@ -41,6 +42,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Horses or Humans")
         self.settings = settings
         self.tf_loader = tf_loader
+        apply_weights_mirror(settings)
         self._closing_after_training = False  # "keep": the window closes once the run has ended
         self._pending_dataset: Path | None = None  # opened once the stopped run has ended
         self.dataset_pane = DatasetPane(settings)
@@ -90,6 +92,9 @@ class MainWindow(QMainWindow):
             "Save the current model to a file of your choice",
             ("document-save-as", "document-save-as.svg"))
         self.save_model_action.setEnabled(False)
+        self.weights_mirror_action = self._action(
+            "Pretrained weights &mirror…", lambda: ask_weights_mirror(self, self.settings),
+            tip="Download the pretrained networks from another address (a company mirror)")
         self.quit_action = self._action("&Quit", self.close, "Ctrl+Q",
                                         "Close the app (asks first while training)")
         self.about_action = self._action("&About Horses or Humans", lambda: show_about(self),
@@ -127,6 +132,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.prediction_pane.export_csv_action)
         file_menu.addAction(self.prediction_pane.copy_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.weights_mirror_action)
         file_menu.addAction(self.quit_action)
         self.recent_datasets_menu.aboutToShow.connect(lambda: self._fill_recent(
             self.recent_datasets_menu, "recent/datasets", self.open_dataset))
