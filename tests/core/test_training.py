@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import make_class_folders
+from conftest import build_tiny_backbone, make_class_folders  # at import: see conftest
 from horsehuman_gui.core.config import BatchProgress, EpochMetrics, TrainConfig
 from horsehuman_gui.core.dataset import LabeledImage, ScanReport
 from horsehuman_gui.core.errors import DatasetError
@@ -336,8 +336,6 @@ def test_resume_without_a_checkpoint_starts_a_new_run(colours, tmp_path):
 
 def test_fine_tuning_trains_the_top_of_the_backbone_after_the_head(colours, tiny_backbone,
                                                                    tmp_path):
-    from conftest import build_tiny_backbone
-
     epochs = []
     result = train(report_for(colours), pretrained(epochs=5, fine_tune_epochs=2,
                                                    augment="light"), on_epoch=epochs.append)
