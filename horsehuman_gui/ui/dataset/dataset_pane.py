@@ -82,8 +82,9 @@ class DatasetPane(QWidget):
         self.problems.setStyleSheet("QLabel#datasetProblems { color: #b3261e; }")
         self.chart = ClassChart()
         self.samples = SampleGrid()
-        self.warnings = QLabel(objectName="datasetWarnings", wordWrap=True,
+        self.warnings = QLabel(objectName="datasetWarnings", wordWrap=True, openExternalLinks=False,
                                textFormat=Qt.TextFormat.RichText)
+        self.warnings.linkActivated.connect(self._show_findings)
         self.skipped = QTableWidget(0, 2, objectName="skippedTable")
         self.skipped.setHorizontalHeaderLabels(["File", "Reason"])
         self.skipped.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -274,11 +275,24 @@ class DatasetPane(QWidget):
         self.chart.set_counts(report.counts("train"), report.counts("validation"))
         self.problems.setText(problems_html(getattr(report, "blocking_problems", ())))
         self.problems.setVisible(bool(getattr(report, "blocking_problems", ())))
-        notes = [*report.warnings, *(f.message for f in getattr(report, "findings", ()))]
-        self.warnings.setText(notes_html(notes))
-        self.warnings.setVisible(bool(notes))
+        findings = tuple(getattr(report, "findings", ()))
+        text = notes_html(list(report.warnings)) + findings_html(findings) + grouping_html(report)
+        self.warnings.setText(text)
+        self.warnings.setVisible(bool(text))
         self._fill_skipped(report)
         self._fill_samples(report)
+
+    def _show_findings(self, link: str) -> None:
+        """A "Show" link: the findings of that kind, with their files."""
+        from horsehuman_gui.ui.dataset.findings_dialog import FindingsDialog
+
+        kind = link.removeprefix("finding:")
+        found = [f for f in getattr(self._report, "findings", ()) if f.kind == kind]
+        if found:
+            dialog = FindingsDialog(found, self._report.root, self)
+            dialog.setModal(False)
+            dialog.show()
+            self.findings_dialog = dialog  # kept for tests; closed with the pane
 
     def _fill_skipped(self, report) -> None:
         self.skipped.setSortingEnabled(False)
@@ -327,6 +341,46 @@ def problems_html(problems) -> str:
         return ""
     items = "".join(f"<li>{escape(_sentence(p))}</li>" for p in problems)
     return f"<b>This folder cannot be used for training:</b><ul>{items}</ul>"
+
+
+def findings_html(findings) -> str:
+    """One line per kind of data-health finding, with how many and a link that lists them
+    (a kind found once is shown whole)."""
+    by_kind: dict[str, list] = {}
+    for finding in findings:
+        by_kind.setdefault(finding.kind, []).append(finding)
+    lines = []
+    for kind, found in by_kind.items():
+        if len(found) == 1:
+            lines.append(f"<p>⚠ {escape(_sentence(found[0].message))} "
+                         f"<a href='finding:{escape(kind)}'>Show</a></p>")
+        else:
+            lines.append(f"<p>⚠ {len(found)} × {escape(FINDING_NAMES.get(kind, kind))} "
+                         f"<a href='finding:{escape(kind)}'>Show them</a></p>")
+    return "".join(lines)
+
+
+#: How a kind of finding reads when counted ("57 × ...").
+FINDING_NAMES = {
+    "duplicate": "identical pictures within a class",
+    "near duplicate": "near-identical pictures within a class (each set stays on one side of "
+                      "the validation split)",
+    "label conflict": "the same picture in two classes",
+    "across parts": "near-identical pictures in both training and validation",
+    "small image": "very small pictures",
+    "aspect ratio": "very long or tall pictures",
+    "few images": "classes with very few pictures",
+}
+
+
+def grouping_html(report) -> str:
+    """Which signals found the near-duplicates the split keeps together."""
+    links = dict(getattr(report, "grouping_links", ()))
+    used = [f"{signal} ({count:,})" for signal, count in links.items() if count]
+    if not used or report.layout != "classes":
+        return ""
+    return ("<p>Near-identical pictures are kept on one side of the validation split; found by "
+            f"{escape(', '.join(used))}.</p>")
 
 
 def notes_html(notes) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from html import escape
 from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
@@ -547,6 +548,8 @@ def _blocking(report) -> tuple[str, ...]:
 def _dataset_text(report) -> str:
     if report is None:
         return "No dataset open. Use File > Open dataset… or drop a folder on the window."
-    return (f"<b>{report.root.name}</b>: {len(report.classes)} classes "
-            f"({', '.join(report.classes)}), {len(report.train)} training and "
+    from horsehuman_gui.core.runs import dataset_name  # plain Python, no TensorFlow
+
+    return (f"<b>{escape(dataset_name(report.root))}</b>: {len(report.classes)} classes "
+            f"({', '.join(map(escape, report.classes))}), {len(report.train)} training and "
             f"{len(report.validation)} validation images.")

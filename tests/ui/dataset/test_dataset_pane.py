@@ -158,3 +158,26 @@ def test_scan_progress_text_is_never_cut_off(qtbot, pane, class_folders):
     qtbot.waitUntil(lambda: label.width() >= label.fontMetrics().horizontalAdvance(label.text()))
     assert not pane.progress.isTextVisible()
     qtbot.waitUntil(lambda: not pane.is_scanning(), timeout=30_000)
+
+
+def test_findings_are_counted_per_kind_and_one_click_shows_their_files(qtbot, pane,
+                                                                        class_folders):
+    from dataclasses import replace
+
+    from horsehuman_gui.core.health import Finding
+
+    report = _scan(qtbot, pane, class_folders)
+    near = tuple(Finding("near duplicate", f"2 near-identical pictures in class blue: {i}",
+                         (class_folders / "blue" / f"blue_{i:03d}.png",
+                          class_folders / "blue" / f"blue_{i + 1:03d}.png"))
+                 for i in range(0, 8, 2))
+    pane._show(replace(report, findings=near, grouping_links=(("name series", 9),)))
+    text = pane.warnings.text()
+    assert "4 × near-identical pictures within a class" in text
+    assert text.count("near-identical pictures in class blue") == 0  # counted, not listed
+    assert "found by name series (9)" in text
+    pane.warnings.linkActivated.emit("finding:near duplicate")
+    dialog = pane.findings_dialog
+    qtbot.addWidget(dialog)
+    assert dialog.isVisible()
+    assert dialog.files() == [str(p) for f in near for p in f.files]

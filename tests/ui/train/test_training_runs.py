@@ -136,3 +136,9 @@ def test_tensorboard_logs_are_written_when_asked(qtbot, pane, report):
     from pathlib import Path
 
     assert list(Path(folder).rglob("events.out.tfevents.*"))
+
+
+def test_the_tab_names_the_dataset_not_its_train_folder(pane, split_folders):
+    report = scan_dataset(split_folders / "train")
+    pane.set_report(report)
+    assert f"<b>{split_folders.name}</b>" in pane.dataset_label.text()
