@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QTabWidge
 
 from horsehuman_gui.ui.about import show_about, show_getting_started
 from horsehuman_gui.ui.dataset.dataset_pane import DatasetPane
+from horsehuman_gui.ui.dataset.sample_dialog import install_sample_datasets
 from horsehuman_gui.ui.common import questions
 from horsehuman_gui.ui.common.model_files import ModelFiles
 from horsehuman_gui.ui.common.resources import action_icon
@@ -24,11 +25,14 @@ from horsehuman_gui.ui.classify.prediction_pane import PredictionPane
 from horsehuman_gui.ui.common.settings import Settings
 from horsehuman_gui.ui.common.weights_mirror import apply_weights_mirror, ask_weights_mirror
 from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
+from horsehuman_gui.ui.model.actions import install_model_actions
 from horsehuman_gui.ui.train.training_pane import TrainingPane
 
 logger = logging.getLogger(__name__)
 
 MODEL_FILTER = "Keras model files (*.keras);;All files (*)"
+OPEN_MODEL_FILTER = ("Models (*.keras *.h5 *.zip);;Keras model files (*.keras);;"
+                     "Teachable Machine exports (*.h5 *.zip);;All files (*)")
 #: The smallest window in which every tab still shows its controls whole (a 1366x768 laptop
 #: screen leaves about 1360x700).
 MIN_WIDTH, MIN_HEIGHT = 760, 540
@@ -134,6 +138,11 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.weights_mirror_action)
         file_menu.addAction(self.quit_action)
+        self.samples = install_sample_datasets(self, self.settings, file_menu,
+                                               after=self.open_dataset_action)
+        self.model_actions = install_model_actions(self, self.models, self.settings,
+                                                   self.tf_loader, file_menu,
+                                                   after=self.save_model_action)
         self.recent_datasets_menu.aboutToShow.connect(lambda: self._fill_recent(
             self.recent_datasets_menu, "recent/datasets", self.open_dataset))
         self.recent_models_menu.aboutToShow.connect(lambda: self._fill_recent(
@@ -225,7 +234,7 @@ class MainWindow(QMainWindow):
 
     def choose_model(self) -> None:
         start = self.settings.get("paths/last_model") or str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", start, MODEL_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", start, OPEN_MODEL_FILTER)
         if path:
             self.open_model(path)
 
@@ -337,6 +346,8 @@ class MainWindow(QMainWindow):
         self.dataset_pane.shutdown()
         self.prediction_pane.shutdown()
         self.models.shutdown()
+        self.samples.shutdown()
+        self.model_actions.shutdown()
         self.tf_loader.shutdown()
         event.accept()
 
