@@ -27,6 +27,7 @@ from horsehuman_gui.ui.common.weights_mirror import apply_weights_mirror, ask_we
 from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
 from horsehuman_gui.ui.model.actions import install_model_actions
 from horsehuman_gui.ui.train.training_pane import TrainingPane
+from horsehuman_gui.ui.runs.runs_pane import RunsPane
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class MainWindow(QMainWindow):
         self.training_pane = TrainingPane(settings, tf_loader)
         self.prediction_pane = PredictionPane(settings, tf_loader)
         self.models = ModelFiles(settings, tf_loader, self)
+        self.runs_pane = RunsPane(tf_loader)
         self.tabs = QTabWidget(objectName="mainTabs", documentMode=True)
         self.tabs.addTab(self.dataset_pane, "Dataset")
         self.tabs.addTab(self.training_pane, "Train")
@@ -60,6 +62,9 @@ class MainWindow(QMainWindow):
         self.tabs.setTabToolTip(DATASET_TAB, "What is in the dataset folder")
         self.tabs.setTabToolTip(TRAIN_TAB, "Train a network on the dataset, with a live plot")
         self.tabs.setTabToolTip(CLASSIFY_TAB, "Classify photos with the trained or opened model")
+        self.tabs.addTab(self.runs_pane, "Runs")
+        self.tabs.setTabToolTip(self.tabs.indexOf(self.runs_pane), "Every training run: compare, "
+                                "reopen, delete; suspected label errors in the dataset")
         self.setCentralWidget(self.tabs)
         self.setAcceptDrops(True)
         self._create_actions()
@@ -183,6 +188,10 @@ class MainWindow(QMainWindow):
         self.training_pane.startable_changed.connect(lambda startable: self.train_action.setEnabled(
             startable and not self.training_pane.is_training()))
         self.models.bundle_changed.connect(self._bundle_changed)
+        self.runs_pane.status_message.connect(self.show_status)
+        self.runs_pane.open_model_requested.connect(self.open_model)
+        self.dataset_pane.report_changed.connect(self.runs_pane.set_report)
+        self.models.run_recorded.connect(self.runs_pane.refresh)
         self.models.opened.connect(lambda _: self.tabs.setCurrentIndex(CLASSIFY_TAB))
         self.tf_loader.started.connect(
             lambda: self._tf_state("loading…", "Loading TensorFlow…"))
@@ -345,6 +354,7 @@ class MainWindow(QMainWindow):
         self.training_pane.shutdown()
         self.dataset_pane.shutdown()
         self.prediction_pane.shutdown()
+        self.runs_pane.shutdown()
         self.models.shutdown()
         self.samples.shutdown()
         self.model_actions.shutdown()
