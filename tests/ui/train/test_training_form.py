@@ -92,3 +92,15 @@ def test_the_class_weights_hint_says_what_automatic_will_do(form):
     assert "not weighted" in form.weight_hint.text()
     assert weight_hint({"a": 10, "b": 11}, "auto").startswith("Classes are balanced")
     assert weight_hint({}, "auto") == ""
+
+
+def test_too_few_steps_an_epoch_are_pointed_out(form):
+    form.model.setCurrentIndex(form.model.findData("classic"))  # the course's batch of 128
+    form.set_class_counts({"rock": 64, "paper": 64, "scissors": 64})
+    assert form.steps_hint.isVisibleTo(form)
+    assert "Only 2 training steps an epoch with 192" in form.steps_hint.text()
+    form.batch_size.setValue(16)
+    assert not form.steps_hint.isVisibleTo(form)
+    form.model.setCurrentIndex(form.model.findData("pretrained/squeezenet"))
+    assert not form.steps_hint.text()  # a frozen backbone's head learns from a few steps
+    assert training_form.steps_hint(1027, 128, "classic") == ""  # the course's own case
