@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from horsehuman_gui.ui.classify.image_list_model import ImageItem, make_items
+from horsehuman_gui.ui.common.image_list_model import ImageItem, make_items
 
 CLASSIFY_BATCH = 32
 _MAX_SKIPPED_LINES = 200

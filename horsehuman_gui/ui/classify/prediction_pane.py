@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QMes
 from horsehuman_gui.ui.common.errors import show_error
 from horsehuman_gui.ui.common import qt_compat  # noqa: F401 - PySide6 6.12 refcount workaround
 from horsehuman_gui.ui.classify.folder_tree import FolderTree, default_folder
-from horsehuman_gui.ui.classify.image_list_model import ImageListModel
-from horsehuman_gui.ui.classify.image_preview import ImagePreview
+from horsehuman_gui.ui.common.image_list_model import ImageListModel
+from horsehuman_gui.ui.common.image_preview import ImagePreview
 from horsehuman_gui.ui.classify.prediction_jobs import (Listing, classified_text, classify_job,
                                                collect_job, finished_text, list_folder_job,
                                                listed_text, rows_for_export)
@@ -27,8 +27,8 @@ from horsehuman_gui.ui.classify.result_filter import ResultFilterProxy
 from horsehuman_gui.ui.common.settings import Settings
 from horsehuman_gui.ui.common.task_group import TaskGroup
 from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
-from horsehuman_gui.ui.classify.thumbnail_view import THUMB, ThumbnailView
-from horsehuman_gui.ui.classify.thumbnails import ThumbnailLoader
+from horsehuman_gui.ui.common.thumbnail_view import THUMB, ThumbnailView
+from horsehuman_gui.ui.common.thumbnails import ThumbnailLoader
 from horsehuman_gui.ui.common.workers import Task
 
 logger = logging.getLogger(__name__)

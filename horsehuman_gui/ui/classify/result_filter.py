@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QSortFilterProxyModel
 
-from horsehuman_gui.ui.classify.image_list_model import ImageItem, ImageListModel, Roles
+from horsehuman_gui.ui.common.image_list_model import ImageItem, ImageListModel, Roles
 
 
 @dataclass(frozen=True)

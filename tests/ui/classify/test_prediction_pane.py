@@ -14,7 +14,7 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMessageBox
 
 import horsehuman_gui.core.prediction as core_prediction
-from horsehuman_gui.ui.classify.image_list_model import Roles
+from horsehuman_gui.ui.common.image_list_model import Roles
 from horsehuman_gui.ui.classify.prediction_pane import PredictionPane
 from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
 

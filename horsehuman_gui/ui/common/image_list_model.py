@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt
 
 from horsehuman_gui.ui.common import qt_compat  # noqa: F401 - PySide6 6.12 refcount workaround
-from horsehuman_gui.ui.classify.image_items import (SORT_KEYS, ImageItem, class_index, confidence,
+from horsehuman_gui.ui.common.image_items import (SORT_KEYS, ImageItem, class_index, confidence,
                                            label, make_items)
 
 if TYPE_CHECKING:

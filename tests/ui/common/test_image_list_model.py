@@ -9,7 +9,7 @@ from PySide6.QtCore import QPersistentModelIndex, Qt
 
 from horsehuman_gui.core.files import SkippedFile
 from horsehuman_gui.core.prediction import Prediction
-from horsehuman_gui.ui.classify.image_list_model import FETCH_BATCH, ImageListModel, Roles
+from horsehuman_gui.ui.common.image_list_model import FETCH_BATCH, ImageListModel, Roles
 from horsehuman_gui.ui.classify.result_filter import FilterSpec, ResultFilterProxy
 
 NAMES = ("blue", "red")

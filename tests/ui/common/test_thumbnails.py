@@ -8,8 +8,8 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from horsehuman_gui.core.errors import ImageError
-from horsehuman_gui.ui.classify.image_list_model import ImageListModel
-from horsehuman_gui.ui.classify.thumbnails import JobStack, ThumbnailLoader, decode_thumbnail
+from horsehuman_gui.ui.common.image_list_model import ImageListModel
+from horsehuman_gui.ui.common.thumbnails import JobStack, ThumbnailLoader, decode_thumbnail
 
 
 def _image(path, size=(200, 100), colour=(200, 30, 30), mode="RGB", **save):
@@ -138,7 +138,7 @@ def test_cache_is_bounded(qtbot, tmp_path):
 
 
 def test_only_rows_on_screen_are_queued_and_scrolled_away_ones_dropped(qtbot, tmp_path):
-    from horsehuman_gui.ui.classify.thumbnail_view import ThumbnailView
+    from horsehuman_gui.ui.common.thumbnail_view import ThumbnailView
 
     loader = ThumbnailLoader(box=16, workers=0)  # nothing decodes: the queue stays observable
     model = ImageListModel(loader)
@@ -165,7 +165,7 @@ def test_image_plugins_load_on_the_gui_thread_before_the_workers_start(qtbot, tm
     """Two workers making the process's first QImageReader at once crashed ~1 start in 4."""
     import threading
 
-    from horsehuman_gui.ui.classify import thumbnails
+    from horsehuman_gui.ui.common import thumbnails
 
     load = thumbnails._load_image_plugins
     monkeypatch.setattr(thumbnails, "_load_image_plugins", lambda: (

@@ -11,9 +11,9 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QGridLayout, QLabel, QProgressBar, QSizePolicy, QVBoxLayout,
                                QWidget)
 
-from horsehuman_gui.ui.classify.image_list_model import ImageItem
-from horsehuman_gui.ui.classify.thumbnail_view import ERROR_COLOUR, class_colour
-from horsehuman_gui.ui.classify.thumbnails import ThumbnailLoader
+from horsehuman_gui.ui.common.image_list_model import ImageItem
+from horsehuman_gui.ui.common.thumbnail_view import ERROR_COLOUR, class_colour
+from horsehuman_gui.ui.common.thumbnails import ThumbnailLoader
 
 PREVIEW_BOX = 768  # device px: sharp at the pane's usual size, a few MB at most per image
 

@@ -11,7 +11,7 @@ from PySide6.QtCore import QModelIndex, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
-from horsehuman_gui.ui.classify.image_list_model import Roles
+from horsehuman_gui.ui.common.image_list_model import Roles
 
 #: Okabe-Ito colours (distinguishable with colour-blindness), then two more; cycled beyond.
 CLASS_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
