@@ -25,6 +25,7 @@ from horsehuman_gui.ui.classify.prediction_pane import PredictionPane
 from horsehuman_gui.ui.common.settings import Settings
 from horsehuman_gui.ui.common.weights_mirror import apply_weights_mirror, ask_weights_mirror
 from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
+from horsehuman_gui.ui.evaluate.evaluate_pane import EvaluatePane
 from horsehuman_gui.ui.model.actions import install_model_actions
 from horsehuman_gui.ui.train.training_pane import TrainingPane
 from horsehuman_gui.ui.runs.runs_pane import RunsPane
@@ -37,7 +38,7 @@ OPEN_MODEL_FILTER = ("Models (*.keras *.h5 *.zip);;Keras model files (*.keras);;
 #: The smallest window in which every tab still shows its controls whole (a 1366x768 laptop
 #: screen leaves about 1360x700).
 MIN_WIDTH, MIN_HEIGHT = 760, 540
-DATASET_TAB, TRAIN_TAB, CLASSIFY_TAB = range(3)
+DATASET_TAB, TRAIN_TAB, CLASSIFY_TAB, EVALUATE_TAB = range(4)
 
 
 class MainWindow(QMainWindow):
@@ -53,15 +54,19 @@ class MainWindow(QMainWindow):
         self.dataset_pane = DatasetPane(settings)
         self.training_pane = TrainingPane(settings, tf_loader)
         self.prediction_pane = PredictionPane(settings, tf_loader)
+        self.evaluate_pane = EvaluatePane(settings, tf_loader)
         self.models = ModelFiles(settings, tf_loader, self)
         self.runs_pane = RunsPane(tf_loader)
         self.tabs = QTabWidget(objectName="mainTabs", documentMode=True)
         self.tabs.addTab(self.dataset_pane, "Dataset")
         self.tabs.addTab(self.training_pane, "Train")
         self.tabs.addTab(self.prediction_pane, "Classify")
+        self.tabs.addTab(self.evaluate_pane, "Evaluate")
         self.tabs.setTabToolTip(DATASET_TAB, "What is in the dataset folder")
         self.tabs.setTabToolTip(TRAIN_TAB, "Train a network on the dataset, with a live plot")
         self.tabs.setTabToolTip(CLASSIFY_TAB, "Classify photos with the trained or opened model")
+        self.tabs.setTabToolTip(EVALUATE_TAB, "How often a model is right on labelled pictures, "
+                                              "and which ones it gets wrong")
         self.tabs.addTab(self.runs_pane, "Runs")
         self.tabs.setTabToolTip(self.tabs.indexOf(self.runs_pane), "Every training run: compare, "
                                 "reopen, delete; suspected label errors in the dataset")
@@ -176,8 +181,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Ready")
 
     def _connect(self) -> None:
-        for pane in (self.dataset_pane, self.training_pane, self.prediction_pane, self.models):
+        for pane in (self.dataset_pane, self.training_pane, self.prediction_pane, self.models,
+                     self.evaluate_pane):
             pane.status_message.connect(self.show_status)
+        self.dataset_pane.report_changed.connect(self.evaluate_pane.set_report)
         self.dataset_pane.open_requested.connect(self.choose_dataset)
         self.dataset_pane.report_changed.connect(self.training_pane.set_report)
         self.dataset_pane.report_changed.connect(self._dataset_opened)
@@ -308,6 +315,7 @@ class MainWindow(QMainWindow):
     def _bundle_changed(self, bundle) -> None:
         self.save_model_action.setEnabled(bundle is not None)
         self.prediction_pane.set_bundle(bundle)
+        self.evaluate_pane.set_bundle(bundle)
 
     def _tf_state(self, state: str, message: str) -> None:
         self.tf_status.setText(f"TensorFlow: {state}")
@@ -354,6 +362,7 @@ class MainWindow(QMainWindow):
         self.training_pane.shutdown()
         self.dataset_pane.shutdown()
         self.prediction_pane.shutdown()
+        self.evaluate_pane.shutdown()
         self.runs_pane.shutdown()
         self.models.shutdown()
         self.samples.shutdown()
