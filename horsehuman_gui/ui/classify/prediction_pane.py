@@ -24,6 +24,7 @@ from horsehuman_gui.ui.classify.prediction_jobs import (Listing, classified_text
 from horsehuman_gui.ui.classify.result_controls import ResultControls
 from horsehuman_gui.ui.classify.result_export import ResultExporter
 from horsehuman_gui.ui.classify.result_filter import ResultFilterProxy
+from horsehuman_gui.ui.classify.review import ReviewBar
 from horsehuman_gui.ui.common.settings import Settings
 from horsehuman_gui.ui.common.task_group import TaskGroup
 from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
@@ -40,6 +41,7 @@ NEED_MODEL = ("No model yet: train one on the Train tab, or open a model file wi
 
 class PredictionPane(QWidget):
     status_message = Signal(str)
+    retrain_requested = Signal()  # "Retrain" after corrections were copied into the dataset
 
     def __init__(self, settings: Settings, tf_loader: TensorFlowLoader, parent=None):
         super().__init__(parent)
@@ -86,6 +88,7 @@ class PredictionPane(QWidget):
         self.model_label = QLabel(objectName="modelLabel", wordWrap=True)
         self.count_label = QLabel(objectName="countLabel")
         self.controls = ResultControls(self.model.threshold)
+        self.review = ReviewBar()
         self.tree = FolderTree()
         self.view = ThumbnailView()
         self.view.setModel(self.proxy)
@@ -99,7 +102,7 @@ class PredictionPane(QWidget):
         middle = QWidget()
         middle_layout = QVBoxLayout(middle)
         middle_layout.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.controls, self.view, self.count_label):
+        for widget in (self.controls, self.review, self.view, self.count_label):
             middle_layout.addWidget(widget, 1 if widget is self.view else 0)
         # Each pane keeps a usable width when the window is small; the grid gives way first.
         self.tree.setMinimumWidth(150)
@@ -129,6 +132,9 @@ class PredictionPane(QWidget):
         self.controls.filter_changed.connect(self.proxy.set_filter)
         self.controls.threshold_changed.connect(self._on_threshold)
         self.exporter.status_message.connect(self.status_message)
+        self.review.attach(self.model, self.proxy, self.view, self.controls, self.tasks.run)
+        self.review.status_message.connect(self.status_message)
+        self.review.retrain_requested.connect(self.retrain_requested)
         for signal in (self.model.modelReset, self.model.rowsInserted, self.proxy.rowsRemoved,
                        self.proxy.rowsInserted, self.proxy.modelReset, self.proxy.layoutChanged):
             signal.connect(self._update_counts)
@@ -147,6 +153,7 @@ class PredictionPane(QWidget):
         names = tuple(bundle.class_names) if bundle is not None else ()
         self.model.set_class_names(names)
         self.controls.set_classes(names, bundle is not None and bundle.binary)
+        self.review.relist()
         if bundle is None:
             self.model_label.setText(NEED_MODEL)
             self.classify_button.setToolTip(NEED_MODEL)
@@ -160,11 +167,13 @@ class PredictionPane(QWidget):
     def add_paths(self, paths: list[Path], recursive: bool) -> None:
         """Add files and folders (expanded off the GUI thread) to what is listed."""
         self._folder = None  # the list is no longer one folder's: sub-folders toggle leaves it
+        self.review.set_folder(None)
         self._list(collect_job([Path(p) for p in paths], recursive), replace=False)
 
     def show_folder(self, folder: Path) -> None:
         """List the images of ``folder`` instead of what was shown (sub-folders if ticked)."""
         folder = self._folder = Path(folder)
+        self.review.set_folder(folder)
         self.cancel_classification()
         self._settings.set("paths/last_images", str(folder))
         self.tree.select_folder(folder)
@@ -172,6 +181,10 @@ class PredictionPane(QWidget):
         self.model.set_images([])
         self._list(list_folder_job(folder, self.recursive.isChecked()), replace=True,
                    what=folder.name or str(folder))
+
+    def set_report(self, report) -> None:
+        """The dataset open (a ScanReport or None): corrections are copied into it."""
+        self.review.set_report(report)
 
     def shutdown(self) -> None:
         """Stop and wait for every worker (listing, classification, copying, thumbnails)."""

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QSlider, QSpinBox
 
 from horsehuman_gui.ui.classify.result_filter import FilterSpec
 
-_ALL, _ERRORS = "__all__", "__errors__"
+_ALL, _ERRORS, _MISTAKES = "__all__", "__errors__", "__mistakes__"
 #: (text, key of image_items.SORT_KEYS)
 SORTS = (("Name", "name"), ("Label", "label"), ("Most confident first", "confidence"),
          ("Least confident first", "least_confident"))
@@ -123,6 +123,20 @@ class ResultControls(QWidget):
                 widget.setToolTip(tip)
         self._emit_filter()
 
+    def set_mistakes_available(self, available: bool) -> None:
+        """Offer "Only mistakes" while the pictures' folders name the model's classes."""
+        at = self.show_combo.findData(_MISTAKES)
+        if available and at < 0:
+            self.show_combo.addItem("Only mistakes (against the folder names)", _MISTAKES)
+        elif not available and at >= 0:
+            self.show_combo.removeItem(at)  # the current entry: the combo moves on and emits
+
+    def show_mistakes(self, shown: bool) -> None:
+        """Choose "Only mistakes" (or all pictures again)."""
+        at = self.show_combo.findData(_MISTAKES if shown else _ALL)
+        if at >= 0:
+            self.show_combo.setCurrentIndex(at)
+
     def _threshold_widgets(self) -> tuple[QWidget, ...]:
         return self.threshold_label, self.threshold_slider, self.threshold_value
 
@@ -137,9 +151,9 @@ class ResultControls(QWidget):
 
     def filter_spec(self) -> FilterSpec:
         choice = self.show_combo.currentData()
-        return FilterSpec(label=None if choice in (_ALL, _ERRORS, None) else choice,
+        return FilterSpec(label=None if choice in (_ALL, _ERRORS, _MISTAKES, None) else choice,
                           min_confidence=self.min_confidence.value() / 100,
-                          errors_only=choice == _ERRORS)
+                          errors_only=choice == _ERRORS, mistakes_only=choice == _MISTAKES)
 
     def _emit_filter(self) -> None:
         self.filter_changed.emit(self.filter_spec())

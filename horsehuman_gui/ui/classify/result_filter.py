@@ -16,11 +16,13 @@ from horsehuman_gui.ui.common.image_list_model import ImageItem, ImageListModel,
 
 @dataclass(frozen=True)
 class FilterSpec:
-    """What to show: one label only (None: all), a minimum confidence, or only failures."""
+    """What to show: one label only (None: all), a minimum confidence, only failures, or only
+    the results that differ from their folder's class name (``mistakes_only``)."""
 
     label: str | None = None
     min_confidence: float = 0.0
     errors_only: bool = False
+    mistakes_only: bool = False
 
     def __post_init__(self):
         if not 0.0 <= self.min_confidence <= 1.0:
@@ -28,11 +30,16 @@ class FilterSpec:
 
     @property
     def active(self) -> bool:
-        return self.label is not None or self.min_confidence > 0 or self.errors_only
+        return (self.label is not None or self.min_confidence > 0 or self.errors_only
+                or self.mistakes_only)
 
-    def accepts(self, item: ImageItem, error: str) -> bool:
+    def accepts(self, item: ImageItem, error: str, truth: str | None = None) -> bool:
+        """``truth``: the class the item's folder names, if any (for ``mistakes_only``)."""
         if self.errors_only:
             return bool(error)
+        if self.mistakes_only:
+            return (not error and item.classified and truth is not None
+                    and item.prediction.label != truth)
         if self.label is None and self.min_confidence <= 0:
             return True
         if error or not item.classified:
@@ -53,6 +60,7 @@ class ResultFilterProxy(QSortFilterProxyModel):
         self.setDynamicSortFilter(True)  # refilter when results arrive; no proxy sort is set
         self._spec = FilterSpec()
         self._sort = "name"
+        self._truth: dict[str, str] = {}  # str(path) -> class its folder names
 
     @property
     def spec(self) -> FilterSpec:
@@ -67,6 +75,9 @@ class ResultFilterProxy(QSortFilterProxyModel):
             return
         if spec.active:
             self.sourceModel().fetch_all()  # a filter over the first batch only would mislead
+        self._refilter(spec)
+
+    def _refilter(self, spec: FilterSpec) -> None:
         if hasattr(self, "beginFilterChange"):  # Qt >= 6.9; invalidateRowsFilter is deprecated
             self.beginFilterChange()
             self._spec = spec
@@ -74,6 +85,12 @@ class ResultFilterProxy(QSortFilterProxyModel):
         else:
             self._spec = spec
             self.invalidateRowsFilter()
+
+    def set_truth(self, truth: dict[str, str]) -> None:
+        """The class each picture's folder names (str(path) -> class), for "mistakes only"."""
+        self._truth = dict(truth)
+        if self._spec.mistakes_only:
+            self._refilter(self._spec)
 
     def set_sort(self, name: str) -> None:
         """Sort by "name", "label" or "confidence" (most confident first)."""
@@ -90,7 +107,7 @@ class ResultFilterProxy(QSortFilterProxyModel):
             return True
         model: ImageListModel = self.sourceModel()
         item = model.item(source_row)
-        return self._spec.accepts(item, model.error_of(item))
+        return self._spec.accepts(item, model.error_of(item), self._truth.get(str(item.path)))
 
     def shown_items(self) -> list[ImageItem]:
         """Items in the order and selection the view shows them."""

@@ -1,0 +1,167 @@
+"""Reviewing results in the Classify pane: accuracy against the folder names, the mistakes, and
+corrections copied (never moved, never replacing a file) into the dataset's class folders."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from horsehuman_gui.ui.classify.folder_truth import truth_of
+from horsehuman_gui.ui.classify.prediction_pane import PredictionPane
+
+BLUE, RED = (20, 40, 220), (220, 30, 30)
+
+
+def _write(path: Path, colour, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    pixels = np.clip(np.array(colour) + rng.integers(-20, 21, (32, 32, 3)), 0, 255)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels.astype(np.uint8)).save(path)
+    return path
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def labelled(tmp_path) -> Path:
+    """blue/: 3 blue pictures; red/: 2 red ones and one blue (the model's one mistake)."""
+    root = tmp_path / "new_photos"
+    for i in range(3):
+        _write(root / "blue" / f"b{i}.png", BLUE, seed=i)
+    for i in range(2):
+        _write(root / "red" / f"r{i}.png", RED, seed=10 + i)
+    _write(root / "red" / "looks_blue.png", BLUE, seed=20)
+    return root
+
+
+@pytest.fixture(scope="module")
+def colour_bundle():
+    """Scores known without training: sigmoid(2 x (mean red - mean blue)) in 0-1 units."""
+    from horsehuman_gui import __version__
+    from horsehuman_gui.core.bundle import ModelBundle
+    from horsehuman_gui.core.tfsetup import load_tensorflow
+
+    keras = load_tensorflow()
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Rescaling(1 / 255),
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.layers[-1].set_weights([np.array([[2.0], [0.0], [-2.0]]), np.zeros(1)])
+    return ModelBundle(model=model, class_names=("blue", "red"), image_size=32,
+                       app_version=__version__)
+
+
+@pytest.fixture
+def pane(qtbot, settings, tf_loader, colour_bundle):
+    settings.set("prediction/recursive", True)
+    pane = PredictionPane(settings, tf_loader)
+    qtbot.addWidget(pane)
+    pane.set_bundle(colour_bundle)
+    yield pane
+    pane.shutdown()
+
+
+def _classified(qtbot, pane, folder: Path) -> None:
+    pane.show_folder(folder)
+    qtbot.waitUntil(lambda: pane.model.total() == 6, timeout=30_000)
+    pane.classify()
+    qtbot.waitUntil(lambda: sum(i.classified for i in pane.model.items()) == 6, timeout=60_000)
+    qtbot.waitUntil(lambda: pane.tasks.current("classify") is None, timeout=10_000)
+
+
+def _dataset(tmp_path, split: bool):
+    from horsehuman_gui.core.dataset import scan_dataset
+
+    root = tmp_path / ("course" if split else "colours")
+    train = root / "train" if split else root
+    for name, colour in (("blue", BLUE), ("red", RED)):
+        for i in range(3):
+            _write(train / name / f"{name}{i}.png", colour, seed=30 + i)
+            if split:
+                _write(root / "validation" / name / f"{name}{i}.png", colour, seed=40 + i)
+    _write(train / "red" / "looks_blue.png", RED, seed=50)  # the name a copy must not take
+    return scan_dataset(root)
+
+
+def test_truth_comes_from_the_nearest_class_folder_below_the_listed_one(tmp_path):
+    names = ("horses", "humans")
+    assert truth_of(tmp_path / "a" / "Horses" / "x" / "p.jpg", tmp_path / "a", names) == "horses"
+    assert truth_of(tmp_path / "humans" / "p.jpg", tmp_path / "humans", names) == "humans"
+    assert truth_of(tmp_path / "humans" / "a" / "p.jpg", tmp_path / "humans" / "a", names) is None
+    assert truth_of(tmp_path / "humans" / "p.jpg", None, names) == "humans"
+
+
+def test_accuracy_against_folder_names_and_the_mistakes(qtbot, pane, labelled):
+    _classified(qtbot, pane, labelled)
+    assert pane.review.score_text() == "Accuracy against the folder names: 83.3% (5 of 6)"
+    assert pane.review.isVisibleTo(pane)
+    pane.review.mistakes_button.click()
+    shown = pane.proxy.shown_items()
+    assert [item.path for item in shown] == [labelled / "red" / "looks_blue.png"]
+    pane.review.mistakes_button.click()
+    assert pane.proxy.rowCount() == 6
+
+
+def test_no_class_folders_no_accuracy(qtbot, pane, tmp_path):
+    folder = tmp_path / "loose"
+    for i in range(2):
+        _write(folder / f"p{i}.png", RED, seed=i)
+    pane.show_folder(folder)
+    qtbot.waitUntil(lambda: pane.model.total() == 2, timeout=30_000)
+    assert pane.review.score_text() == "" and not pane.review.isVisibleTo(pane)
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_correction_copies_into_the_class_folder_and_keeps_the_source(qtbot, pane, labelled,
+                                                                      tmp_path, split):
+    _classified(qtbot, pane, labelled)
+    report = _dataset(tmp_path, split)
+    pane.set_report(report)
+    source = labelled / "red" / "looks_blue.png"
+    before, taken = _digest(source), report.root / ("train" if split else "") / "red"
+    taken_digest = _digest(taken / "looks_blue.png")
+    item = pane.model.item(pane.model.row_of(source))
+    assert item.prediction.label == "blue"  # the mistake
+    menu = pane.review.correction_menu([item])
+    correct = next(a for a in menu.actions() if a.text() == "Correct label").menu()
+    assert [a.text() for a in correct.actions()] == ["blue", "red"]
+    with qtbot.waitSignal(pane.status_message, timeout=10_000,
+                          check_params_cb=lambda text: text.startswith("Copied")) as signal:
+        next(a for a in correct.actions() if a.text() == "red").trigger()
+    qtbot.waitUntil(lambda: pane.tasks.current("correct") is None, timeout=10_000)
+    copy = taken / "looks_blue (1).png"
+    assert copy.is_file() and _digest(copy) == before  # a new name: the old one was taken
+    assert _digest(taken / "looks_blue.png") == taken_digest  # never overwritten
+    assert source.is_file() and _digest(source) == before  # copied, not moved
+    assert f"into {taken} as looks_blue (1).png" in signal.args[0]
+    assert pane.review.retrain_button.isVisibleTo(pane)
+    with qtbot.waitSignal(pane.retrain_requested):
+        pane.review.retrain_button.click()
+
+
+def test_confirm_copies_into_the_predicted_class(qtbot, pane, labelled, tmp_path):
+    _classified(qtbot, pane, labelled)
+    report = _dataset(tmp_path, split=False)
+    pane.set_report(report)
+    item = pane.model.item(pane.model.row_of(labelled / "blue" / "b0.png"))
+    menu = pane.review.correction_menu([item])
+    confirm = menu.findChild(type(menu.actions()[0]), "confirmAction")
+    assert confirm.text() == "Confirm \u201cblue\u201d" and confirm.isEnabled()
+    confirm.trigger()
+    qtbot.waitUntil(lambda: (report.root / "blue" / "b0.png").is_file(), timeout=10_000)
+    qtbot.waitUntil(lambda: pane.tasks.current("correct") is None, timeout=10_000)
+    assert _digest(report.root / "blue" / "b0.png") == _digest(labelled / "blue" / "b0.png")
+
+
+def test_without_a_dataset_corrections_are_disabled(qtbot, pane, labelled):
+    _classified(qtbot, pane, labelled)
+    item = pane.model.item(0)
+    menu = pane.review.correction_menu([item])
+    assert not menu.findChild(type(menu.actions()[0]), "confirmAction").isEnabled()
+    assert "Open the dataset" in menu.actions()[0].toolTip()
