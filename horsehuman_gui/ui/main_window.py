@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
         apply_weights_mirror(settings)
         self._closing_after_training = False  # "keep": the window closes once the run has ended
         self._pending_dataset: Path | None = None  # opened once the stopped run has ended
+        self._retrain_after_scan = False  # Classify's "Retrain": train once the rescan is in
         self.dataset_pane = DatasetPane(settings)
         self.training_pane = TrainingPane(settings, tf_loader)
         self.prediction_pane = PredictionPane(settings, tf_loader)
@@ -185,6 +186,10 @@ class MainWindow(QMainWindow):
                      self.evaluate_pane):
             pane.status_message.connect(self.show_status)
         self.dataset_pane.report_changed.connect(self.evaluate_pane.set_report)
+        self.dataset_pane.report_changed.connect(self.prediction_pane.set_report)
+        self.prediction_pane.retrain_requested.connect(self._retrain)
+        self.dataset_pane.scan_failed.connect(lambda *_: setattr(self, "_retrain_after_scan",
+                                                                 False))
         self.dataset_pane.open_requested.connect(self.choose_dataset)
         self.dataset_pane.report_changed.connect(self.training_pane.set_report)
         self.dataset_pane.report_changed.connect(self._dataset_opened)
@@ -274,6 +279,12 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(TRAIN_TAB)
         self.training_pane.start()
 
+    def _retrain(self) -> None:
+        """Train again with the pictures just copied into the dataset: scan it anew first."""
+        self._retrain_after_scan = True
+        self.tabs.setCurrentIndex(TRAIN_TAB)
+        self.dataset_pane.rescan()
+
     def _classify(self) -> None:
         self.tabs.setCurrentIndex(CLASSIFY_TAB)
         self.prediction_pane.classify()
@@ -290,6 +301,9 @@ class MainWindow(QMainWindow):
     # --- reactions -----------------------------------------------------------------------
     def _dataset_opened(self, report) -> None:
         self.setWindowTitle(f"{report.root.name} — Horses or Humans")
+        if self._retrain_after_scan:
+            self._retrain_after_scan = False
+            self._start_training()
 
     def _trained(self, result, report) -> None:
         self.models.adopt_trained(result, report.root, dataset=report)

@@ -165,3 +165,24 @@ def test_without_a_dataset_corrections_are_disabled(qtbot, pane, labelled):
     menu = pane.review.correction_menu([item])
     assert not menu.findChild(type(menu.actions()[0]), "confirmAction").isEnabled()
     assert "Open the dataset" in menu.actions()[0].toolTip()
+
+
+def test_retrain_rescans_the_dataset_then_starts_training(qtbot, settings, class_folders,
+                                                           monkeypatch):
+    from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
+    from horsehuman_gui.ui.main_window import TRAIN_TAB, MainWindow
+
+    window = MainWindow(settings, TensorFlowLoader())
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.dataset_pane.report_changed, timeout=30_000):
+        window.open_dataset(class_folders)
+    _write(class_folders / "red" / "copied in.png", RED, seed=99)  # a correction just copied
+    starts = []
+    monkeypatch.setattr(window.training_pane, "start",
+                        lambda: starts.append(len(window.training_pane._report.train)
+                                              + len(window.training_pane._report.validation)))
+    with qtbot.waitSignal(window.dataset_pane.report_changed, timeout=30_000):
+        window.prediction_pane.retrain_requested.emit()
+    assert window.tabs.currentIndex() == TRAIN_TAB
+    assert starts == [21]  # started once, on the rescanned dataset (20 + the new picture)
+    window.close()
