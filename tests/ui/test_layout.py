@@ -12,7 +12,7 @@ from pathlib import Path
 import horsehuman_gui
 
 PACKAGE = Path(horsehuman_gui.__file__).parent
-TABS = ("dataset", "train", "classify", "evaluate")
+TABS = ("dataset", "train", "classify", "evaluate", "runs", "model")
 
 
 def _module_name(path: Path) -> str:
