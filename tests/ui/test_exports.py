@@ -213,3 +213,14 @@ def test_script_trains_on_the_folder_the_model_was_trained_on(
     text = out.read_text(encoding="utf-8")
     compile(text, str(out), "exec")
     assert str(class_folders) in text and "compact" in text
+
+
+def test_the_offered_export_name_is_a_free_one(monkeypatch, actions, models, story_bundle,
+                                               settings, tmp_path):
+    models.set(story_bundle)
+    settings.set("paths/last_model_export", str(tmp_path))
+    (tmp_path / "colours-onnx").mkdir()
+    calls = []
+    _save_dialog_returns(monkeypatch, "", calls)  # cancelled
+    actions._choose_export_folder(story_bundle, "onnx")
+    assert calls[0][1] == str(tmp_path / "colours-onnx-2")

@@ -36,7 +36,7 @@ def _file_menu(window):
 def test_the_file_menu_has_them_in_place(make_window):
     window = make_window()
     texts = [a.text() for a in _file_menu(window).actions()]
-    assert texts[texts.index("Open &dataset…") + 1] == "Get a &sample dataset…"
+    assert texts[texts.index("Open &dataset…") + 1] == "&Get a sample dataset…"
     at = texts.index("&Save model as…")
     assert texts[at + 1:at + 5] == ["", "&Export model…", "Save &report…",
                                     "Export as &Python script…"]

@@ -196,7 +196,7 @@ class SampleDatasets(QObject):
         super().__init__(window)
         self._window, self._settings, self._open_dataset = window, settings, open_dataset
         self.dialog: SampleDatasetDialog | None = None
-        self.action = QAction("Get a &sample dataset…", window,
+        self.action = QAction("&Get a sample dataset…", window,
                               statusTip="Download Horses or Humans or Rock Paper Scissors "
                                         "and open it")
         self.action.triggered.connect(self.show_dialog)

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 from horsehuman_gui.ui.common.errors import show_error
 from horsehuman_gui.ui.common.workers import Task
 from horsehuman_gui.ui.model.export_dialog import ExportDialog
-from horsehuman_gui.ui.model.jobs import (EXPORT_CHOICES, export_job, model_stem, report_job,
-                                          script_job, trained_on)
+from horsehuman_gui.ui.model.jobs import (EXPORT_CHOICES, export_job, free_name, model_stem,
+                                          report_job, script_job, trained_on)
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +85,10 @@ class ModelActions(QObject):
     def _choose_export_folder(self, bundle, choice: str) -> None:
         self._last_choice = choice
         start = self._start_folder("paths/last_model_export", bundle)
-        name = f"{model_stem(bundle)}-{EXPORT_CHOICES[choice][2]}"
-        # The export is a new folder: Qt's dialog would open an existing one rather than ask,
-        # so we ask ourselves (and keep Qt from asking a second time about a file).
+        name = free_name(start, f"{model_stem(bundle)}-{EXPORT_CHOICES[choice][2]}")
+        # The export is a new folder: Qt's dialog opens an existing one rather than ask (so a
+        # free name is offered), and a native dialog may return one: then we ask ourselves
+        # (and keep Qt from asking a second time about a file).
         path, _ = QFileDialog.getSaveFileName(
             self._window, "Export model to a new folder", str(start / name), "",
             options=QFileDialog.Option.DontConfirmOverwrite)

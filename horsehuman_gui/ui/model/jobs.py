@@ -26,6 +26,13 @@ def model_stem(bundle) -> str:
     return path.stem or "model"
 
 
+def free_name(folder: Path, name: str) -> str:
+    """``name``, or ``name-2``, ``name-3``...: the first not taken in ``folder`` (a file
+    dialog offered a taken folder name opens that folder instead of asking to replace it)."""
+    candidates = (name, *(f"{name}-{i}" for i in range(2, 1000)))
+    return next(n for n in candidates if not (folder / n).exists())
+
+
 def export_job(bundle, out: Path, choice: str, overwrite: bool):
     format, quantize, _, _ = EXPORT_CHOICES[choice]
 
