@@ -64,11 +64,11 @@ class SampleDatasetDialog(QDialog):
             self.dataset.addItem(spec.title, name)
         start = settings.get("paths/last_download") or str(Path.home())
         self.folder = QLineEdit(start, objectName="sampleFolder")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
+        self.browse = QPushButton("Browse…")
+        self.browse.clicked.connect(self._browse)
         row = QHBoxLayout()
         row.addWidget(self.folder, 1)
-        row.addWidget(browse)
+        row.addWidget(self.browse)
         self.target = QLabel(objectName="sampleTarget", wordWrap=True)
         self.progress = QProgressBar(objectName="sampleProgress", visible=False)
         self.state = QLabel(objectName="sampleState", wordWrap=True)
@@ -94,6 +94,7 @@ class SampleDatasetDialog(QDialog):
         self.dataset.currentIndexChanged.connect(self._show_target)
         self.folder.textChanged.connect(self._show_target)
         self._show_target()
+        self.setMinimumWidth(520)  # the paths and the progress line stay on one line or two
 
     def destination(self) -> Path:
         return free_folder(Path(self.folder.text()).expanduser(), self.dataset.currentData())
@@ -117,7 +118,7 @@ class SampleDatasetDialog(QDialog):
             return None
         dest = self.destination()
         self._settings.set("paths/last_download", str(dest.parent))
-        for widget in (self.dataset, self.folder, self.download_button):
+        for widget in (self.dataset, self.folder, self.browse, self.download_button):
             widget.setEnabled(False)
         self.progress.setRange(0, 0)
         self.progress.show()
@@ -156,7 +157,7 @@ class SampleDatasetDialog(QDialog):
         task, self.task = self.task, None
         task.deleteLater()
         self.progress.hide()
-        for widget in (self.dataset, self.folder):
+        for widget in (self.dataset, self.folder, self.browse):
             widget.setEnabled(True)
         self._show_target()
         if self._result is not None:

@@ -145,6 +145,7 @@ def test_cancel_stops_the_download_and_keeps_nothing(qtbot, window, settings, sl
     dialog.download_button.click()
     task = dialog.task
     assert task is not None and not dialog.download_button.isEnabled()
+    assert not dialog.browse.isEnabled() and not dialog.dataset.isEnabled()
     qtbot.waitUntil(lambda: "MB" in dialog.state.text(), timeout=10_000)  # bytes are arriving
     with qtbot.waitSignal(dialog.finished, timeout=10_000):
         dialog.reject()  # Cancel
