@@ -194,7 +194,8 @@ class EvaluatePane(QWidget):
     # --- what is shown ------------------------------------------------------------------------
     def _set_source(self, source: EvaluationSource | None) -> None:
         self._source = source
-        self.source_label.setText(f"Pictures: {source.description}" if source is not None
+        count = f" ({len(source.items):,} images)" if source is not None and source.items else ""
+        self.source_label.setText(f"Pictures: {source.description}{count}" if source is not None
                                   else f"Pictures: {NO_SOURCE}")
         self.evaluate_button.setEnabled(self._bundle is not None and source is not None
                                         and self.tasks.current("evaluate") is None)

@@ -65,8 +65,7 @@ def validation_source(report, class_names) -> EvaluationSource | None:
     """The validation part of ``report`` (a ScanReport) when its classes are the model's."""
     if report is None or not report.validation or tuple(report.classes) != tuple(class_names):
         return None
-    return EvaluationSource(f"the validation part of {report.root.name} "
-                            f"({len(report.validation):,} images)",
+    return EvaluationSource(f"the validation part of {report.root.name}",
                             items=tuple(report.validation))
 
 
