@@ -281,8 +281,11 @@ class MainWindow(QMainWindow):
 
     def _retrain(self) -> None:
         """Train again with the pictures just copied into the dataset: scan it anew first."""
-        self._retrain_after_scan = True
         self.tabs.setCurrentIndex(TRAIN_TAB)
+        if self.training_pane.is_training():
+            self.show_status("Training is already running; the next run includes the copies.")
+            return
+        self._retrain_after_scan = True
         self.dataset_pane.rescan()
 
     def _classify(self) -> None:

@@ -186,3 +186,18 @@ def test_retrain_rescans_the_dataset_then_starts_training(qtbot, settings, class
     assert window.tabs.currentIndex() == TRAIN_TAB
     assert starts == [21]  # started once, on the rescanned dataset (20 + the new picture)
     window.close()
+
+
+def test_retrain_while_training_only_says_so(qtbot, settings, monkeypatch):
+    from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
+    from horsehuman_gui.ui.main_window import TRAIN_TAB, MainWindow
+
+    window = MainWindow(settings, TensorFlowLoader())
+    qtbot.addWidget(window)
+    monkeypatch.setattr(window.training_pane, "is_training", lambda: True)
+    rescans = []
+    monkeypatch.setattr(window.dataset_pane, "rescan", lambda *a: rescans.append(a))
+    window.prediction_pane.retrain_requested.emit()
+    assert rescans == [] and window.tabs.currentIndex() == TRAIN_TAB
+    assert "already running" in window.statusBar().currentMessage()
+    window.close()
