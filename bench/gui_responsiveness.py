@@ -153,6 +153,7 @@ def measure_stalls(args) -> dict[str, dict[str, float]]:
     window.models.open(saved[0])
     _wait(app, lambda: opened, 600, "the model to open")
     meter.stop()
+    opened.clear()  # the bench must not be what holds a model between cycles
     _classify(app, window, meter, result, args)
     rss = [_rss_mb()]
     print(f"  GUI process resident after train + classify: {rss[0]:.0f} MB")
@@ -191,7 +192,11 @@ def _train(app, window, meter, args, again: bool = False):
     form.epochs.setValue(args.epochs)
     form.batch_size.setValue(args.batch_size)
     results = []
-    pane.trained.connect(lambda result, report: results.append(result))
+
+    def keep(result, report):  # disconnected below: a lasting connection would hold the model
+        results.append(result)
+
+    pane.trained.connect(keep)
     meter.start("train_tab" if not again else "train_tab_again")
     window.tabs.setCurrentWidget(pane)  # the Train button is on this tab: a user opens it first
     _wait(app, lambda: pane.plot.isVisible(), 60, "the Train tab")
@@ -205,6 +210,7 @@ def _train(app, window, meter, args, again: bool = False):
     pane.start()
     _wait(app, lambda: results, 3600, "training")
     meter.stop()
+    pane.trained.disconnect(keep)
     result = results[0]
     print(f"  trained {len(result.history)} epoch(s) in {time.perf_counter() - started:.1f} s"
           f"{' (stopped)' if result.stopped else ''}")
