@@ -32,8 +32,8 @@ from horsehuman_gui.core.bundle_metadata import (FORMAT_NAME, FORMAT_VERSION, as
                                                  story_from)
 from horsehuman_gui.core.bundle_metadata import ModelBundle
 from horsehuman_gui.core.errors import ModelFileError
-from horsehuman_gui.core.paths import (create_new_file, data_dir, models_dir, publish,
-                                       remove_stale_temporaries)
+from horsehuman_gui.core.paths import (create_new_file, data_dir, flush_file, flush_folder,
+                                       models_dir, publish, remove_stale_temporaries)
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _save(bundle: ModelBundle, names: Iterable[Path], overwrite: bool) -> Path:
     try:
         _write_model(bundle.model, temp)
         _add_metadata(temp, bundle)
-        _flush_to_disk(temp)
+        flush_file(temp)
         path = _publish_first(temp, itertools.chain([first], names), overwrite)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -102,7 +102,7 @@ def _save(bundle: ModelBundle, names: Iterable[Path], overwrite: bool) -> Path:
             raise ModelFileError(f"Did not save the model to {first}: a file by that name "
                                  "exists (it was left as it is).") from exc
         raise ModelFileError(f"Could not save the model to {first}: {_reason(exc)}") from exc
-    _flush_folder(path.parent)
+    flush_folder(path.parent)
     logger.info("Saved model to %s", path)
     return path
 
@@ -186,21 +186,6 @@ def _write_model(model, temp: Path) -> None:
 def _add_metadata(temp: Path, bundle: ModelBundle) -> None:
     with zipfile.ZipFile(temp, "a") as zipped:
         zipped.writestr(METADATA_MEMBER, metadata_bytes(bundle))
-
-
-def _flush_to_disk(path: Path) -> None:
-    with open(path, "rb+") as handle:
-        os.fsync(handle.fileno())
-
-
-def _flush_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); not possible, nor needed, on Windows."""
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def autosave_stem(dataset_root: str | Path, val_accuracy: float | None, stopped: bool) -> str:

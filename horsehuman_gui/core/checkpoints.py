@@ -28,7 +28,7 @@ from pathlib import Path
 
 from horsehuman_gui.core.config import EpochMetrics, TrainConfig
 from horsehuman_gui.core.errors import HorsehumanError
-from horsehuman_gui.core.paths import data_dir
+from horsehuman_gui.core.paths import data_dir, flush_file, flush_folder
 
 logger = logging.getLogger(__name__)
 
@@ -120,14 +120,14 @@ def write_checkpoint(folder: str | Path, model, state: CheckpointState) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     temp = folder / f".{state.weights}.tmp.weights.h5"
     model.save_weights(temp)
-    _flush(temp)
+    flush_file(temp)
     os.replace(temp, folder / state.weights)
     record = dataclasses.asdict(state) | {"format_version": FORMAT_VERSION}
     temp_state = folder / f".{STATE_FILE}.tmp"
     temp_state.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    _flush(temp_state)
+    flush_file(temp_state)
     os.replace(temp_state, folder / STATE_FILE)
-    _flush_folder(folder)
+    flush_folder(folder)
     keep = {state.weights, state.best_weights}
     for old in folder.glob("epoch-*.weights.h5"):
         if old.name not in keep:
@@ -152,17 +152,3 @@ def delete_checkpoint(folder: str | Path | None) -> None:
 
 def weights_name(epoch: int) -> str:
     return f"epoch-{epoch:04d}.weights.h5"
-
-
-def _flush(path: Path) -> None:
-    with open(path, "rb+") as handle:
-        os.fsync(handle.fileno())
-
-
-def _flush_folder(folder: Path) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

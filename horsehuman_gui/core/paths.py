@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -114,3 +115,19 @@ def remove_stale_temporaries(folder: str | Path, pattern: re.Pattern,
         except OSError as exc:
             logger.debug("Could not remove leftover %s: %s", entry.path, exc)
     return removed
+
+
+def flush_file(path: str | Path) -> None:
+    """Make a file's written bytes durable before it is renamed into place."""
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def flush_folder(folder: str | Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX); not possible, nor needed, on Windows."""
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -86,7 +86,7 @@ def _fail_half_way(model, temp: Path) -> None:
     raise OSError(28, "No space left on device")
 
 
-@pytest.mark.parametrize("step", ["_write_model", "_add_metadata", "_flush_to_disk"])
+@pytest.mark.parametrize("step", ["_write_model", "_add_metadata", "flush_file"])
 def test_a_failed_save_leaves_the_previous_file_intact(trained, tmp_path, monkeypatch, step):
     path = save_bundle(bundle_of(trained), tmp_path / "model.keras")
     before = path.read_bytes()

@@ -39,13 +39,13 @@ def bundle_of(model) -> ModelBundle:
 
 def _appears_during_save(monkeypatch, target: Path, content: bytes = b"theirs"):
     """Someone else's file takes the name while the model is being written."""
-    original = bundle_module._flush_to_disk
+    original = bundle_module.flush_file
 
     def flush(temp):
         target.write_bytes(content)
         return original(temp)
 
-    monkeypatch.setattr(bundle_module, "_flush_to_disk", flush)
+    monkeypatch.setattr(bundle_module, "flush_file", flush)
 
 
 # ---------------------------------------------------------------- 1. nothing clobbered
@@ -96,7 +96,7 @@ def test_autosave_takes_the_next_name_when_its_name_appears_meanwhile(model, mon
 # ---------------------------------------------------------------- 2. nothing lost
 
 def test_a_failed_save_falls_back_to_the_data_folder(model, tmp_path, monkeypatch):
-    original, calls = bundle_module._flush_to_disk, []
+    original, calls = bundle_module.flush_file, []
 
     def disk_full_once(temp):
         calls.append(temp)
@@ -104,7 +104,7 @@ def test_a_failed_save_falls_back_to_the_data_folder(model, tmp_path, monkeypatc
             raise OSError(errno.ENOSPC, "No space left on device")
         return original(temp)
 
-    monkeypatch.setattr(bundle_module, "_flush_to_disk", disk_full_once)
+    monkeypatch.setattr(bundle_module, "flush_file", disk_full_once)
     target = tmp_path / "horses.keras"
 
     saved = save_with_fallback(bundle_of(model), target)
@@ -128,7 +128,7 @@ def test_when_both_fail_the_error_says_both(model, tmp_path, monkeypatch):
     def disk_full(temp):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(bundle_module, "_flush_to_disk", disk_full)
+    monkeypatch.setattr(bundle_module, "flush_file", disk_full)
     with pytest.raises(ModelFileError, match="failed too: no space left"):
         save_with_fallback(bundle_of(model), tmp_path / "horses.keras")
 
