@@ -8,27 +8,7 @@ from PySide6.QtWidgets import QMessageBox
 from horsehuman_gui.core.config import StageProgress
 from horsehuman_gui.core.dataset import scan_dataset
 from horsehuman_gui.ui.train import training_pane
-from horsehuman_gui.ui.train.training_pane import NotTrained, TrainingPane, stage_text
-
-TINY = {"training/model": "compact", "training/image_size": 32, "training/epochs": 2,
-        "training/batch_size": 4, "training/learning_rate": 0.001, "training/patience": 0,
-        "training/augment": "off", "training/validation_split": 0.2, "training/seed": 42}
-
-
-@pytest.fixture
-def pane(qtbot, settings, tf_loader):
-    for key, value in TINY.items():
-        settings.set(key, value)
-    pane = TrainingPane(settings, tf_loader)
-    qtbot.addWidget(pane)
-    pane.show()
-    yield pane
-    pane.shutdown()
-
-
-@pytest.fixture
-def report(class_folders):
-    return scan_dataset(class_folders, validation_split=0.2, seed=42)
+from horsehuman_gui.ui.train.training_pane import NotTrained, stage_text
 
 
 def test_the_work_before_the_first_epoch_is_shown(pane):
