@@ -61,11 +61,18 @@ def evaluate_job(bundle, source: EvaluationSource):
     return run
 
 
+def dataset_name(root) -> str:
+    """horse-or-human for .../horse-or-human/train (``core.runs.dataset_name``)."""
+    from horsehuman_gui.core.runs import dataset_name as name
+
+    return name(root)
+
+
 def validation_source(report, class_names) -> EvaluationSource | None:
     """The validation part of ``report`` (a ScanReport) when its classes are the model's."""
     if report is None or not report.validation or tuple(report.classes) != tuple(class_names):
         return None
-    return EvaluationSource(f"the validation part of {report.root.name}",
+    return EvaluationSource(f"the validation part of {dataset_name(report.root)}",
                             items=tuple(report.validation))
 
 
@@ -79,7 +86,7 @@ def default_source(bundle, report) -> EvaluationSource | None:
     if report is not None and trained_on and Path(trained_on) == Path(os.path.abspath(report.root)):
         return validation_source(report, bundle.class_names)
     if trained_on and (bundle.dataset or {}).get("layout") == "split" and Path(trained_on).is_dir():
-        return EvaluationSource(f"the validation part of {Path(trained_on).name}",
+        return EvaluationSource(f"the validation part of {dataset_name(trained_on)}",
                                 folder=Path(trained_on))
     return None
 

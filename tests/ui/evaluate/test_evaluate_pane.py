@@ -161,3 +161,12 @@ def test_a_folder_without_class_folders_says_so(qtbot, pane, colour_bundle, tmp_
     box = pane.findChild(QMessageBox, "errorBox")
     assert "named like the model's classes" in box.text() + box.informativeText()
     box.close()
+
+
+def test_the_pictures_are_named_after_the_dataset_not_its_train_folder(split_folders):
+    from horsehuman_gui.core.dataset import scan_dataset
+    from horsehuman_gui.ui.evaluate.evaluation_jobs import validation_source
+
+    report = scan_dataset(split_folders / "train", seed=1)
+    source = validation_source(report, report.classes)
+    assert source.description == f"the validation part of {split_folders.name}"
