@@ -57,6 +57,7 @@ class ResultControls(QWidget):
         self._threshold_group = self._groups[-1]
         self._binary = False
         self._rows: list[list[QWidget]] = []
+        self._lines: list[QHBoxLayout] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self._reflow(10_000)
@@ -86,12 +87,18 @@ class ResultControls(QWidget):
 
     def _lay_out(self, rows: list[list[QWidget]]) -> None:
         layout = self.layout()
-        while layout.count():
-            item = layout.takeAt(0)
-            if item.layout() is not None:
-                item.layout().deleteLater()
+        # The rows' layouts are the ones made here, removed through their own wrappers: taking
+        # them back with takeAt() hands Python a second, owning wrapper of the same object
+        # (QLayout is both a QObject and a QLayoutItem), which PySide6 then deletes on its own.
+        for line in self._lines:
+            for group in self._groups:
+                line.removeWidget(group)
+            layout.removeItem(line)
+            line.deleteLater()
+        self._lines = []
         for row in rows:
             line = QHBoxLayout()
+            self._lines.append(line)
             line.setSpacing(GROUP_SPACING)
             for group in row:
                 line.addWidget(group, 1 if group is self._threshold_group else 0)
