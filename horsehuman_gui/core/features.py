@@ -26,7 +26,7 @@ import numpy as np
 from horsehuman_gui.core.augment import augmenter
 from horsehuman_gui.core.errors import HorsehumanError, ImageError
 from horsehuman_gui.core.feature_cache import FeatureCache, FeatureKey, file_digest
-from horsehuman_gui.core.images import load_array
+from horsehuman_gui.core.images import array_or_reason
 from horsehuman_gui.core.tfsetup import load_tensorflow
 
 load_tensorflow()
@@ -149,7 +149,7 @@ class _Extraction:
                 self._check_stop()
                 while len(pending) <= BATCHES_AHEAD and number + len(pending) < len(batches):
                     ahead = batches[number + len(pending)]
-                    pending.append([pool.submit(_decode, self.paths[i], self.key.size)
+                    pending.append([pool.submit(array_or_reason, self.paths[i], self.key.size)
                                     for i in ahead])
                 decoded = [future.result() for future in pending.popleft()]
                 self._batch(batch, decoded, digests, have)
@@ -215,15 +215,3 @@ def _digest(path: Path) -> str | ImageError:
         return file_digest(path)
     except OSError as exc:
         return ImageError(f"cannot read: {exc.strerror or exc}".lower())
-
-
-def _decode(path: Path, size: int) -> np.ndarray | str:
-    """Pixels, or the reason the file cannot be used (never raises: one bad file is normal)."""
-    try:
-        return load_array(path, size)
-    except ImageError as exc:
-        return exc.reason
-    except Exception as exc:  # an unexpected decoder failure must not end the whole run
-        logger.exception("Unexpected error decoding %s", path)
-        return f"cannot read: {exc}"
-

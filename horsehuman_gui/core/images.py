@@ -318,6 +318,19 @@ def load_array(path: str | Path, size: int | tuple[int, int] | None = None) -> n
     return np.asarray(img, dtype=np.uint8)
 
 
+def array_or_reason(path: str | Path, size: int | tuple[int, int] | None = None
+                    ) -> np.ndarray | str:
+    """``load_array``'s pixels, or the reason ``path`` cannot be used; never raises, since one
+    bad file in a folder is normal (an unexpected decoder failure is logged with its trace)."""
+    try:
+        return load_array(path, size)
+    except ImageError as exc:
+        return exc.reason
+    except Exception as exc:  # an unexpected decoder failure must not end the whole run
+        logger.exception("Unexpected error decoding %s", path)
+        return f"cannot read: {exc}"
+
+
 def verify_image(path: str | Path) -> str | None:
     """Return why ``path`` is unusable (a short reason), or None when it decodes fully.
 

@@ -20,9 +20,8 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from horsehuman_gui.core.errors import ImageError
 from horsehuman_gui.core.files import collect_images
-from horsehuman_gui.core.images import load_array
+from horsehuman_gui.core.images import array_or_reason
 
 logger = logging.getLogger(__name__)
 
@@ -91,22 +90,11 @@ def predict_files(bundle, paths: Iterable[str | Path], batch_size: int = 32,
                 return
             while len(pending) <= BATCHES_AHEAD and number + len(pending) < len(batches):
                 ahead = batches[number + len(pending)]
-                pending.append([pool.submit(_decode, p, bundle.image_size) for p in ahead])
+                pending.append([pool.submit(array_or_reason, p, bundle.image_size) for p in ahead])
             decoded = [future.result() for future in pending.popleft()]
             yield from _predict_batch(forward, bundle.class_names, batch, decoded, threshold)
     finally:  # also when the caller stops iterating early: drop the decoding queued ahead
         pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _decode(path: Path, size: int) -> np.ndarray | str:
-    """Pixels, or the reason the file cannot be used (never raises: one bad file is normal)."""
-    try:
-        return load_array(path, size)
-    except ImageError as exc:
-        return exc.reason
-    except Exception as exc:  # an unexpected decoder failure must not end the whole run
-        logger.exception("Unexpected error decoding %s", path)
-        return f"cannot read: {exc}"
 
 
 def _predict_batch(forward, class_names, paths, decoded, threshold) -> list[Prediction]:
