@@ -106,16 +106,18 @@ def metadata_for(bundle) -> dict[str, Any]:
 
 def metadata_bytes(bundle) -> bytes:
     # Non-finite floats (a diverged loss) are written as null: JSON has no NaN.
-    return json.dumps(_finite(metadata_for(bundle)), indent=1).encode("utf-8")
+    return json.dumps(finite_json(metadata_for(bundle)), indent=1).encode("utf-8")
 
 
-def _finite(value):
+def finite_json(value):
+    """``value`` with NaN and infinities (a diverged loss) as None, lists for tuples: JSON has
+    no NaN, and ``json.dumps`` would write one no other reader accepts."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [finite_json(v) for v in value]
     return value
 
 

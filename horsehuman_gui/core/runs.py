@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
 import re
 import shutil
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from horsehuman_gui import __version__
+from horsehuman_gui.core.bundle_metadata import as_dict, dataset_summary, finite_json
 from horsehuman_gui.core.errors import HorsehumanError
 from horsehuman_gui.core.paths import data_dir, models_dir
 
@@ -158,8 +158,6 @@ def record_run(result, report, model_path: str | Path | None, evaluation=None, *
     to ``finished`` less the epochs' seconds. ``checkpoint_dir``: the run's checkpoint, when it
     left one (a stopped run), so that deleting the run removes it. Quick (one small JSON file):
     fine on the GUI thread. Raises OSError when the record cannot be written."""
-    from horsehuman_gui.core.bundle_metadata import as_dict, dataset_summary
-
     if evaluation is None:
         evaluation = getattr(result, "evaluation", None)
     finished = finished or datetime.now()
@@ -299,7 +297,7 @@ def write_record(record: RunRecord) -> None:
     path = record.folder / RUN_FILE
     temp = path.with_name(f".{path.name}.tmp")
     with open(temp, "w", encoding="utf-8") as handle:
-        json.dump(_finite(record.to_json()), handle, indent=1, ensure_ascii=False)
+        json.dump(finite_json(record.to_json()), handle, indent=1, ensure_ascii=False)
         handle.write("\n")
         handle.flush()
         os.fsync(handle.fileno())
@@ -312,14 +310,3 @@ def _read(folder: Path) -> RunRecord:
     if record.id != folder.name:
         raise ValueError(f"the record names another run, {record.id!r}")
     return record
-
-
-def _finite(value):
-    """NaN and infinities (a diverged loss) as null: JSON has none."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
