@@ -48,7 +48,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Horses or Humans")
         self.settings = settings
         self.tf_loader = tf_loader
-        apply_weights_mirror(settings)
+        apply_weights_mirror(settings, at_start=True)
         self._closing_after_training = False  # "keep": the window closes once the run has ended
         self._pending_dataset: Path | None = None  # opened once the stopped run has ended
         self._retrain_after_scan = False  # Classify's "Retrain": train once the rescan is in

@@ -11,15 +11,21 @@ from urllib.parse import urlparse
 
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QWidget
 
-from horsehuman_gui.core import weights
 from horsehuman_gui.ui.common.settings import Settings
 
 KEY = "network/weights_url"
 
 
-def apply_weights_mirror(settings: Settings) -> None:
-    """Point the weights downloads at the remembered mirror (or back at the default)."""
-    weights.set_base_url(settings.get(KEY) or None)
+def apply_weights_mirror(settings: Settings, *, at_start: bool = False) -> None:
+    """Point the weights downloads at the remembered mirror (or back at the default). At
+    start-up with no mirror set there is nothing to change, and the download module (with
+    http.client, ~20 ms) is not imported on the way to showing the window."""
+    url = settings.get(KEY) or None
+    if url is None and at_start:
+        return
+    from horsehuman_gui.core import weights
+
+    weights.set_base_url(url)
 
 
 def valid_mirror(url: str) -> bool:

@@ -19,7 +19,7 @@ def _default_afterwards():
 def test_the_remembered_mirror_is_used_from_the_start(settings, monkeypatch):
     monkeypatch.delenv("HORSEHUMAN_WEIGHTS_URL", raising=False)
     settings.set("network/weights_url", "https://mirror.example/keras/")
-    apply_weights_mirror(settings)
+    apply_weights_mirror(settings, at_start=True)
     assert weights.base_url() == "https://mirror.example/keras/"
     settings.set("network/weights_url", "")
     apply_weights_mirror(settings)
