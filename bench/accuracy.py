@@ -76,7 +76,7 @@ def child(data: Path, model: str, seed: int) -> dict:
     """Hold out whole groups as the test set; give the rest to the app as a folder of class
     folders (links), so the validation part and the accuracy it reports are the app's own."""
     from horsehuman_gui.core.bundle import bundle_from_result
-    from horsehuman_gui.core.config import TrainConfig, defaults_for
+    from horsehuman_gui.core.config import AUTO_BATCH, TrainConfig, defaults_for
     from horsehuman_gui.core.dataset import LabeledImage, scan_dataset
     from horsehuman_gui.core.prediction import predict_files
     from horsehuman_gui.core.training import train
@@ -85,7 +85,8 @@ def child(data: Path, model: str, seed: int) -> dict:
     train_items, val_items, test_items = split_by_group(
         everything.train + everything.validation, seed)  # val_items: the app's again, below
     name, _, overrides = model.partition(":")  # e.g. "pretrained:augment=light+fine_tune_epochs=2"
-    options = {**defaults_for(name), "model": name, "seed": seed}
+    # the batch size as the app's form and CLI leave it: automatic, fitted to the data by train()
+    options = {**defaults_for(name), "batch_size": AUTO_BATCH, "model": name, "seed": seed}
     for pair in filter(None, overrides.split("+")):
         key, value = pair.split("=")
         options[key] = type(options[key])(value) if key in options else value
@@ -111,7 +112,8 @@ def child(data: Path, model: str, seed: int) -> dict:
                              everything.classes)
     return {"test": test_accuracy, "train_inference": train_accuracy,
             "train_metric": result.best.accuracy, "val_reported": result.final_val_accuracy,
-            "epochs": len(result.history), "seconds": trained_at, "sizes": sizes}
+            "epochs": len(result.history), "seconds": trained_at, "sizes": sizes,
+            "batch_size": result.config.batch_size}
 
 
 def run_child(data: Path, model: str, seed: int) -> dict:
@@ -155,7 +157,7 @@ def main() -> int:
             print(f"{data.name if data.name != 'train' else data.parent.name} | {model} | "
                   f"{_spread(row['test'])} | {_spread(row['val_reported'])} | "
                   f"{_spread(row['train_inference'])} / {_spread(row['train_metric'])} | "
-                  f"{_spread(row['epochs'])} | {_spread(row['seconds'])}  (sizes {runs[0]['sizes']})",
+                  f"{_spread(row['epochs'])} | {_spread(row['seconds'])}  (sizes {runs[0]['sizes']}, batch {runs[0]['batch_size']})",
                   flush=True)
             summary[f"{data.parent.name if data.name == 'train' else data.name}/{model}"] = {
                 key: {"mean": statistics.mean(v), "min": min(v), "max": max(v)}

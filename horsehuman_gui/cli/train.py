@@ -19,8 +19,9 @@ from horsehuman_gui.cli.common import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK
                                        refuse_existing)
 from horsehuman_gui.cli.info import add_split_options
 from horsehuman_gui.core.backbones import BACKBONES, DEFAULT_BACKBONE
-from horsehuman_gui.core.config import (AUGMENT_PRESETS, CLASS_WEIGHT_MODES, MODEL_NAMES,
-                                        TrainConfig, defaults_for)
+from horsehuman_gui.core.config import (AUGMENT_PRESETS, AUTO_BATCH, CLASS_WEIGHT_MODES,
+                                        FEW_STEPS, MODEL_NAMES, TrainConfig, defaults_for,
+                                        with_batch_size)
 
 #: Options whose default depends on --model (None on the command line: not given).
 PER_MODEL = ("image_size", "epochs", "batch_size", "learning_rate", "augment", "class_weights",
@@ -44,7 +45,9 @@ def add_parser(sub) -> None:
                             "are downloaded once)")
     train.add_argument("--epochs", type=int, help=MODEL_DEFAULT)
     train.add_argument("--image-size", type=int, help=MODEL_DEFAULT)
-    train.add_argument("--batch-size", type=int, help=MODEL_DEFAULT)
+    train.add_argument("--batch-size", type=int,
+                       help="default: the model's own, smaller when DATA would make fewer than "
+                            f"{FEW_STEPS} steps an epoch")
     train.add_argument("--learning-rate", type=float, help=MODEL_DEFAULT)
     train.add_argument("--augment", choices=AUGMENT_PRESETS,
                        help="random flips, rotations, zooms, shifts, contrast")
@@ -82,7 +85,7 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
             if getattr(args, option) is not None:
                 raise UsageError(f"--{option.replace('_', '-')} applies to --model pretrained "
                                  "only")
-    values = defaults_for(args.model)
+    values = defaults_for(args.model) | {"batch_size": AUTO_BATCH}  # fitted to DATA by train
     backbone = args.backbone or DEFAULT_BACKBONE
     if args.model == "pretrained":
         values["image_size"] = BACKBONES[backbone].input_size
@@ -103,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
             err(f"  - {printable(problem)}")
         err("(--force trains anyway)")
         return EXIT_BAD_INPUT
+    _say_batch_size(config, len(report.train))
     from horsehuman_gui.core.tfsetup import load_tensorflow
 
     load_tensorflow()
@@ -132,6 +136,15 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     err(f"model saved to {printable(saved.path)}")
     return EXIT_OK
+
+
+def _say_batch_size(config: TrainConfig, train_images: int) -> None:
+    """Tell when the automatic batch size is not the model's own (a small dataset)."""
+    fitted = with_batch_size(config, train_images).batch_size
+    own = defaults_for(config.model)["batch_size"]
+    if config.batch_size == AUTO_BATCH and fitted != own:
+        err(f"batch size {fitted}, not the model's {own}: {train_images} training pictures "
+            f"would make fewer than {FEW_STEPS} steps an epoch (--batch-size {own} to keep it)")
 
 
 def _scan(args, config: TrainConfig):

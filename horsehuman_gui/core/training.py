@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 from horsehuman_gui.core.callbacks import BATCH_REPORT_INTERVAL, ProgressCallback
 from horsehuman_gui.core.checkpoints import delete_checkpoint
 from horsehuman_gui.core.config import (BatchProgress, EpochMetrics, StageProgress, TrainConfig,
-                                        TrainResult)
+                                        TrainResult, with_batch_size)
 from horsehuman_gui.core.dataset import ScanReport
 from horsehuman_gui.core.errors import DatasetError
 from horsehuman_gui.core.microbatch import micro_batch_size, micro_batches
@@ -68,6 +68,7 @@ def train(report: ScanReport, config: TrainConfig,
     """
     if not report.train:
         raise ValueError("`report.train` holds no images to train on.")
+    config = with_batch_size(config, len(report.train))
     keras.utils.set_random_seed(config.seed)
     session = Session(report, config, on_epoch, on_batch, should_stop, checkpoint_dir, resume,
                       callbacks)

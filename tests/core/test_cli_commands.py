@@ -15,7 +15,7 @@ from horsehuman_gui import cli
 from horsehuman_gui.cli.train import config_from
 from horsehuman_gui.core.bundle import load_bundle
 from horsehuman_gui.core.checkpoints import default_checkpoint_dir
-from horsehuman_gui.core.config import defaults_for
+from horsehuman_gui.core.config import AUTO_BATCH, defaults_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Your input ran out of data")]
 
@@ -53,14 +53,23 @@ def parsed(*args):
 def test_unspecified_options_take_the_chosen_models_defaults():
     compact = config_from(parsed("--model", "compact", "--epochs", "3", "--no-reduce-lr"))
     assert compact.epochs == 3 and compact.reduce_lr is False
-    assert {k: getattr(compact, k) for k in ("image_size", "batch_size", "augment", "patience",
+    assert {k: getattr(compact, k) for k in ("image_size", "augment", "patience",
                                             "class_weights")} == {
-        k: defaults_for("compact")[k] for k in ("image_size", "batch_size", "augment",
+        k: defaults_for("compact")[k] for k in ("image_size", "augment",
                                                  "patience", "class_weights")}
     default = config_from(parsed())
     assert default.model == "pretrained" and default.backbone == "squeezenet"
     assert default.image_size == 224 and default.epochs == defaults_for("pretrained")["epochs"]
-    assert config_from(parsed("--model", "classic")).batch_size == 128
+    assert config_from(parsed("--model", "classic")).batch_size == AUTO_BATCH  # fitted to DATA
+    assert config_from(parsed("--model", "classic", "--batch-size", "128")).batch_size == 128
+
+
+def test_an_automatic_batch_size_says_when_it_is_not_the_models_own(capsys, data, tmp_path):
+    code, _, err = run(capsys, "train", data, "--out", tmp_path / "m.keras", "--model",
+                       "compact", "--epochs", "1", "--augment", "off", "--image-size", "32")
+    assert code == 0, err
+    assert "batch size 8, not the model's 32: 16 training pictures" in err
+    assert "--batch-size 32 to keep it" in err
 
 
 @pytest.mark.parametrize("option", [("--backbone", "mobilenetv3"), ("--fine-tune-epochs", "2")])

@@ -7,8 +7,10 @@ import sys
 
 import pytest
 
-from horsehuman_gui.core.config import (AUGMENT_PRESETS, MODEL_NAMES, EpochMetrics, TrainConfig,
-                                        TrainResult, defaults_for)
+from horsehuman_gui.core.config import (AUGMENT_PRESETS, AUTO_BATCH, FEW_STEPS,
+                                        MIN_FITTED_BATCH, MODEL_NAMES, EpochMetrics, TrainConfig,
+                                        TrainResult, defaults_for, fitted_batch_size,
+                                        with_batch_size)
 
 
 def test_the_default_model_is_pretrained_and_the_defaults_are_its_own():
@@ -38,10 +40,25 @@ def test_each_model_brings_its_own_size_and_defaults_are_fresh_dicts():
     assert defaults_for("compact")["image_size"] == sizes["compact"]
 
 
+@pytest.mark.parametrize("model, images, batch", [
+    ("classic", 822, 128),  # Horses or Humans' training part: exactly the course's recipe
+    ("classic", 768, 128), ("classic", 767, 64),
+    ("classic", 192, 32),  # rock-paper-scissors' training photos: 6 steps an epoch, not 2
+    ("classic", 10, 8),  # never below MIN_FITTED_BATCH
+    ("compact", 192, 32), ("compact", 100, 16), ("pretrained", 1027, 32)])
+def test_the_automatic_batch_size_makes_enough_steps_an_epoch(model, images, batch):
+    assert fitted_batch_size(model, images) == batch
+    config = with_batch_size(TrainConfig(model=model, batch_size=AUTO_BATCH), images)
+    assert config.batch_size == batch
+    assert images >= FEW_STEPS * batch or batch == MIN_FITTED_BATCH
+    chosen = TrainConfig(model=model, batch_size=128)
+    assert with_batch_size(chosen, images) is chosen  # a chosen size is never changed
+
+
 @pytest.mark.parametrize("field, value", [
     ("model", "resnet"), ("backbone", "vgg99"), ("augment", "wild"), ("class_weights", "yes"),
     ("patience", -1), ("fine_tune_epochs", 1.5), ("reduce_lr", "no"), ("epochs", 0),
-    ("image_size", True)])
+    ("image_size", True), ("batch_size", -1), ("batch_size", 5000)])
 def test_bad_values_say_what_was_received(field, value):
     with pytest.raises(ValueError, match=f"`{field}`.*Received: {value!r}"):
         TrainConfig(**{field: value})

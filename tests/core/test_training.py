@@ -107,6 +107,11 @@ def test_stop_after_the_first_batch(colours):
     assert result.model is not None and result.best_epoch is None
 
 
+def test_an_automatic_batch_size_is_fitted_to_the_training_images(colours):
+    result = train(report_for(colours), config(model="classic", epochs=1, batch_size=0))
+    assert result.config.batch_size == 8  # 16 images: the smallest fitted size, not 128
+
+
 def test_three_classes_train_a_softmax(tmp_path):
     root = make_class_folders(tmp_path / "rgb", classes=("blue", "green", "red"), per_class=5)
 

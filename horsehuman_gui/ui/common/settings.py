@@ -11,7 +11,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings
 
 from horsehuman_gui.core.backbones import DEFAULT_BACKBONE
-from horsehuman_gui.core.config import MODEL_NAMES, defaults_for
+from horsehuman_gui.core.config import AUTO_BATCH, MODEL_NAMES, defaults_for
 
 ORGANIZATION = "horsehuman-gui"
 APPLICATION = "horsehuman-gui"
@@ -34,7 +34,7 @@ KEYS: dict[str, tuple[type, Any]] = {
     "training/backbone": (str, DEFAULT_BACKBONE),
     "training/image_size": (int, _TRAINING["image_size"]),
     "training/epochs": (int, _TRAINING["epochs"]),
-    "training/batch_size": (int, _TRAINING["batch_size"]),
+    "training/batch_size": (int, AUTO_BATCH),  # the model's own, fitted to the dataset
     "training/learning_rate": (float, _TRAINING["learning_rate"]),
     "training/augment": (str, _TRAINING["augment"]),
     "training/class_weights": (str, _TRAINING["class_weights"]),

@@ -2,7 +2,8 @@
 
 The model list holds one entry per pretrained backbone, then the course's classic network and
 the compact one. Picking another model brings that model's own defaults (``defaults_for``):
-image size, epochs, batch size, learning rate, augmentation, early stopping. A pretrained
+image size, epochs, learning rate, augmentation, early stopping, and an automatic batch size
+(the model's own, smaller when the dataset would make too few steps an epoch). A pretrained
 backbone fixes the image size to its own input size.
 """
 
@@ -13,8 +14,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QSpinBox, QWidget)
 
 from horsehuman_gui.core.backbones import BACKBONES, DEFAULT_BACKBONE
-from horsehuman_gui.core.config import (AUGMENT_PRESETS, CLASS_WEIGHT_MODES, MODEL_NAMES,
-                                        TrainConfig, defaults_for)
+from horsehuman_gui.core.config import (AUGMENT_PRESETS, AUTO_BATCH, CLASS_WEIGHT_MODES, FEW_STEPS,
+                                        MODEL_NAMES, TrainConfig, defaults_for,
+                                        fitted_batch_size)
 from horsehuman_gui.core.dataset import IMBALANCE_RATIO
 from horsehuman_gui.ui.common.settings import Settings
 
@@ -81,9 +83,12 @@ class TrainingForm(QWidget):
         self.epochs = _int_box("epochsSpin", 1, 10_000, "",
                                tip="How many times training goes through all training images "
                                    "(at most: early stopping may end sooner).")
-        self.batch_size = _int_box("batchSizeSpin", 1, 4096, "",
+        self.batch_size = _int_box("batchSizeSpin", AUTO_BATCH, 4096, "",
                                    tip="Images per training step. Larger is faster per image "
-                                       "but needs more memory.")
+                                       "but needs more memory. Automatic: the model's own, "
+                                       "smaller when the dataset would make fewer than "
+                                       f"{FEW_STEPS} steps an epoch.")
+        self.batch_size.setSpecialValueText("Automatic")
         self.learning_rate = QDoubleSpinBox(objectName="learningRateSpin", decimals=5,
                                             minimum=0.00001, maximum=10.0, singleStep=0.0001)
         self.learning_rate.setToolTip("How big each adjustment of the weights is. Each model "
@@ -175,7 +180,7 @@ class TrainingForm(QWidget):
     def apply_defaults(self, values: dict) -> None:
         self.image_size.setValue(values["image_size"])
         self.epochs.setValue(values["epochs"])
-        self.batch_size.setValue(values["batch_size"])
+        self.batch_size.setValue(AUTO_BATCH)
         self.learning_rate.setValue(values["learning_rate"])
         _select(self.augment, values["augment"])
         _select(self.class_weights, values["class_weights"])
@@ -210,7 +215,11 @@ class TrainingForm(QWidget):
         self._update_steps_hint()
 
     def _update_steps_hint(self) -> None:
-        text = steps_hint(sum(self._counts.values()), self.batch_size.value(), self.model_name())
+        images = sum(self._counts.values())
+        self.batch_size.setSpecialValueText(
+            f"Automatic ({fitted_batch_size(self.model_name(), images)})" if images
+            else "Automatic")
+        text = steps_hint(images, self.batch_size.value(), self.model_name())
         self.steps_hint.setText(text)
         self.steps_hint.setVisible(bool(text))
 
@@ -273,23 +282,29 @@ class TrainingForm(QWidget):
         self._editable_state(editable)
 
 
-#: Training steps an epoch below which a network learnt from scratch barely moves in its epochs
-#: (the course's recipe makes 8 on its 1,027 images; on 240 photos it makes 2 and stays near
-#: chance on rock-paper-scissors, where batch 32 reaches 85% on new photos: bench/accuracy.py).
-FEW_STEPS = 6
-
-
 def steps_hint(images: int, batch_size: int, model: str) -> str:
-    """A warning when a network learnt from scratch gets too few steps an epoch to learn."""
-    if model == "pretrained" or images <= 0:
+    """What an automatic batch size (``AUTO_BATCH``) becomes on ``images`` training pictures when
+    that is not the model's own, or a warning when a chosen size gives a network learnt from
+    scratch too few steps an epoch to learn (``FEW_STEPS``)."""
+    if images <= 0:
         return ""
+    if batch_size == AUTO_BATCH:
+        fitted, own = fitted_batch_size(model, images), defaults_for(model)["batch_size"]
+        if fitted == own:
+            return ""
+        return (f"Batch size {fitted}, not this model's {own}: {images} training pictures "
+                f"would make only {_steps(images, own)} an epoch at {own}.")
+    if model == "pretrained" or -(-images // batch_size) >= FEW_STEPS:
+        return ""
+    suggested = fitted_batch_size(model, images)
+    return (f"Only {_steps(images, batch_size)} an epoch with {images} training pictures: this "
+            f"network may not learn. Automatic (batch {suggested}), or a pretrained model, "
+            "works better on so few pictures.")
+
+
+def _steps(images: int, batch_size: int) -> str:
     steps = -(-images // batch_size)
-    if steps >= FEW_STEPS:
-        return ""
-    suggested = max(8, 2 ** int(images / FEW_STEPS).bit_length() // 2)
-    return (f"Only {steps} training step{'s' * (steps != 1)} an epoch with {images} training "
-            f"pictures: this network may not learn. A batch size of {suggested} or less, or a "
-            "pretrained model, works better on so few pictures.")
+    return f"{steps} training step{'s' * (steps != 1)}"
 
 
 def tensorboard_available() -> bool:
