@@ -152,13 +152,20 @@ class FeatureCache:
                 db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
                 db.execute(_SCHEMA)
                 db.execute("SELECT COUNT(*) FROM features").fetchone()  # damaged -> error
+                # Each batch's vectors are committed as it ends: in WAL mode without waiting
+                # for the disk (a cache may lose its last entries in a power cut, never its
+                # consistency). Where WAL is not possible (some network folders) it stays off.
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
                 return db
             except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
                 if attempt == 0 and self.path.exists():
                     logger.warning("Feature cache %s is damaged (%s); starting a new one",
                                    self.path, exc)
-                    with contextlib.suppress(OSError):
-                        self.path.unlink()
+                    for stale in (self.path, *(self.path.with_name(self.path.name + end)
+                                               for end in ("-wal", "-shm"))):
+                        with contextlib.suppress(OSError):  # a stale log must not be replayed
+                            stale.unlink()
                     continue
                 logger.warning("Feature cache unusable (%s); features are not cached", exc)
             except OSError as exc:

@@ -117,6 +117,23 @@ def test_a_damaged_cache_is_a_miss_not_an_error(paths, extractor, tmp_path):
     assert result.computed == 10 and again.computed == 0
 
 
+def test_the_cache_commits_in_wal_mode_and_a_damaged_ones_log_goes_with_it(tmp_path):
+    cache = FeatureCache(tmp_path / "features")
+    cache.put({"d0": np.ones(8, np.float32)}, KEY, 0)
+    assert cache._connection().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    cache.close()
+    cache.path.write_bytes(b"garbage, not SQLite" * 100)
+    stale = [cache.path.with_name(cache.path.name + end) for end in ("-wal", "-shm")]
+    for path in stale:
+        path.write_bytes(b"left by the damaged database" * 100)
+
+    again = FeatureCache(tmp_path / "features")
+    assert again.get(["d0"], KEY, 0) == {}
+    again.put({"d1": np.ones(8, np.float32)}, KEY, 0)
+    assert list(again.get(["d1"], KEY, 0)) == ["d1"]
+    again.close()
+
+
 def test_a_deleted_cache_is_a_miss(paths, extractor):
     run(paths, extractor)
     FeatureCache().path.unlink()
