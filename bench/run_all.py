@@ -8,7 +8,9 @@ train_ratio, train_peak_rss_mb, predict_ratio_vs_inmemory, predict_speedup_vs_lo
 window_seconds, max_stall_ms_training, max_stall_ms_predict, thumbs_first_screen_s,
 thumbs_extra_mb, max_stall_ms_all (every phase the GUI bench measures), gui_rss_mb and
 gui_rss_growth (the GUI process after train + classify, and over several such cycles),
-extract_ratio, cache_speedup, train_cold_s, train_warm_s (the pretrained path). ``--quick``
+extract_ratio, cache_speedup, train_cold_s, train_warm_s (the pretrained path),
+scan_100000_cold_seconds and scan_100000_warm_seconds (a big folder; every size's figures are
+in scan_big.py's own table). ``--quick``
 uses fewer steps and smaller folders (minutes, not a quarter hour); the figures are rougher. A script that fails leaves its keys null and its output is shown.
 """
 
@@ -40,6 +42,8 @@ TARGETS = {
     "cache_speedup": (20, operator.ge, "x first run"),
     "train_cold_s": (60, operator.le, "s default model"),
     "train_warm_s": (10, operator.le, "s, cache warm"),
+    "scan_100000_cold_seconds": (30, operator.le, "s, 100k files"),
+    "scan_100000_warm_seconds": (5, operator.le, "s, unchanged"),
     "thumbs_first_screen_s": (1.0, operator.le, "s"),
     "thumbs_extra_mb": (300, operator.le, "MB"),
 }
@@ -51,13 +55,15 @@ def scripts(quick: bool, data: Path | None) -> list[list[str]]:
     gui = ["gui_responsiveness.py"] + (["--data", str(data)] if data else [])
     thumbs = ["thumbnails_10k.py"]
     pretrained = ["pretrained_speed.py"] + ([str(data)] if data else [])
+    scan = ["scan_big.py"] + ([str(data)] if data else [])
     if quick:
         train += ["--steps", "6", "--rounds", "1"]
         predict += ["--count", "300", "--large", "40", "--loop-files", "15", "--rounds", "1"]
         gui += ["--runs", "3", "--max-batches", "8", "--predict-count", "300", "--cycles", "2"]
         pretrained += ["--count", "300"]
         thumbs += ["--count", "3000"]
-    return [train, predict, gui, thumbs, pretrained]
+        scan += ["--counts", "1000,10000"]
+    return [train, predict, gui, thumbs, pretrained, scan]
 
 
 def run(args: list[str]) -> dict:
