@@ -19,19 +19,11 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Callable
 
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _keras = None
-
-# numpy's C-API slot numbers never change (numpy/_core/code_generators/numpy_api.py); this one
-# exists from numpy 2.0 on.
-_ADD_PROMOTER_SLOT = 44
-_ADD_PROMOTER = (ctypes.c_int, ctypes.py_object, ctypes.py_object, ctypes.py_object)
-_callbacks: list = []  # ctypes callbacks numpy was handed: they must outlive any caller
-_promoters_routed = 0  # registrations that went through Python (read by the tests)
 
 # TensorFlow >= 2.17 logs through absl before absl logging is initialised, and those lines ignore
 # TF_CPP_MIN_LOG_LEVEL: "WARNING: All log messages before absl::InitializeLog()...", info lines
@@ -66,7 +58,6 @@ def load_tensorflow():
 
 
 def _import():
-    _import_ml_dtypes()
     import tensorflow as tf
     import keras
 
@@ -105,95 +96,6 @@ def _preload_libraries() -> None:
                     logger.debug("could not preload %s", library)
     except Exception as exc:  # noqa: BLE001 - an optimisation only
         logger.debug("TensorFlow libraries not preloaded: %r", exc)
-
-
-def _import_ml_dtypes() -> None:
-    """Import ml_dtypes (TensorFlow's first big import) letting other threads run meanwhile.
-
-    ml_dtypes 0.7's extension registers ~38,000 ufunc promoters when it is imported, all in one C
-    call that holds the GIL (numpy scans the ufunc's growing list of loops for each of them): the
-    GUI froze ~0.5 s on 2 cores while TensorFlow loaded in the background (ml_dtypes 0.5 and 0.6
-    register none and import in 10 ms). So that call reaches numpy's ``PyUFunc_AddPromoter``
-    through a Python function meanwhile: each call runs a few bytecodes, where the interpreter
-    hands the GIL to a thread that has waited for it longer than the switch interval (5 ms).
-    Costs this thread ~0.1 s. Anything unexpected (numpy 1, no /proc): a plain import.
-    """
-    if "ml_dtypes" in sys.modules or importlib.util.find_spec("ml_dtypes") is None:
-        return  # imported already, or missing (then TensorFlow's import says so)
-    failures: list[BaseException] = []
-    try:
-        restore = _route_add_promoter_through_python(failures)
-    except Exception as exc:  # noqa: BLE001 - an optimisation only
-        logger.debug("ml_dtypes imported without handing over the GIL: %r", exc)
-        restore = None
-    try:
-        import ml_dtypes  # noqa: F401
-    except Exception as exc:
-        if failures:  # the callback could not pass numpy's error on: raise it here
-            raise failures[0] from exc
-        raise
-    finally:
-        if restore is not None:
-            restore()
-
-
-def _route_add_promoter_through_python(failures: list) -> Callable[[], None]:
-    """Point numpy's C-API slot for ``PyUFunc_AddPromoter`` at a Python callback that calls the
-    original; return what puts the original back. Extensions read the table when they import,
-    and the callback does what the original does, so any caller meanwhile is served alike."""
-    import numpy
-    from numpy._core import _multiarray_umath as umath  # numpy >= 2 only, as the slot
-
-    if int(numpy.__version__.split(".")[0]) < 2:
-        raise LookupError(f"numpy {numpy.__version__} has no PyUFunc_AddPromoter slot")
-    get_pointer = ctypes.PyDLL(None).PyCapsule_GetPointer  # own copy: argtypes stay local
-    get_pointer.restype, get_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-    table = get_pointer(umath._UFUNC_API, None)
-    address = table + _ADD_PROMOTER_SLOT * ctypes.sizeof(ctypes.c_void_p)
-    slot = ctypes.c_void_p.from_address(address)
-    original = slot.value
-    code, data = _mappings_of(umath.__file__)
-    if not any(lo <= original < hi for lo, hi in code):
-        raise LookupError("numpy's ufunc API slot does not point into its own code")
-    if not any(lo <= address < hi for lo, hi in data):
-        raise LookupError("numpy's ufunc API table is not writable")
-    call_original = ctypes.PYFUNCTYPE(*_ADD_PROMOTER)(original)  # keeps the GIL
-
-    def add_promoter(ufunc, dtypes, promoter):
-        global _promoters_routed
-        _promoters_routed += 1
-        try:
-            return call_original(ufunc, dtypes, promoter)
-        except Exception as exc:  # noqa: BLE001 - a ctypes callback must not raise
-            failures.append(exc)
-            return -1
-
-    callback = ctypes.CFUNCTYPE(*_ADD_PROMOTER)(add_promoter)
-    _callbacks.append(callback)
-    slot.value = ctypes.cast(callback, ctypes.c_void_p).value
-
-    def restore() -> None:
-        slot.value = original
-        logger.debug("%d ufunc promoters registered through Python", _promoters_routed)
-
-    return restore
-
-
-def _mappings_of(path: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """(executable, writable) address ranges of ``path`` in this process, from /proc/self/maps."""
-    real = os.path.realpath(path)
-    code, data = [], []
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            fields = line.split()
-            if len(fields) < 6 or fields[5] != real:  # the kernel shows resolved paths
-                continue
-            lo, hi = (int(part, 16) for part in fields[0].split("-"))
-            if "x" in fields[1]:
-                code.append((lo, hi))
-            if "w" in fields[1]:
-                data.append((lo, hi))
-    return code, data
 
 
 @contextlib.contextmanager
