@@ -177,10 +177,12 @@ def _write_model(model, temp: Path) -> None:
     has weights) is only needed to resume training, and would double the file's size."""
     import keras
 
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
+    if getattr(model, "optimizer", None) is not None:  # a trained model is an inference copy
+        copy = keras.models.clone_model(model)  # already; copying 160 MB of weights again held
+        copy.set_weights(model.get_weights())  # the GIL for tens of milliseconds
+        model = copy
     with h5_in_blocks():
-        copy.save(temp)
+        model.save(temp)
 
 
 def _add_metadata(temp: Path, bundle: ModelBundle) -> None:

@@ -81,6 +81,17 @@ def test_the_file_is_a_plain_keras_model_with_one_extra_member(trained, tmp_path
     assert path.stat().st_size < (tmp_path / "with-optimizer.keras").stat().st_size
 
 
+def test_an_uncompiled_model_is_saved_as_it_is_without_a_copy(trained, tmp_path, monkeypatch):
+    from horsehuman_gui.core.session import inference_copy
+
+    model = inference_copy(trained)  # what training hands over
+    monkeypatch.setattr(keras.models, "clone_model", lambda *a, **k: pytest.fail("copied"))
+    path = save_bundle(bundle_of(model), tmp_path / "inference.keras")
+
+    again = keras.saving.load_model(path)
+    assert all(np.array_equal(a, b) for a, b in zip(again.get_weights(), trained.get_weights()))
+
+
 def _fail_half_way(model, temp: Path) -> None:
     temp.write_bytes(b"half a model")
     raise OSError(28, "No space left on device")
