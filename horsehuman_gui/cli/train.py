@@ -229,9 +229,12 @@ def _evaluated(result, report, interrupts: Interrupts):
     and stored (not for a stopped run: a stop asks for the model now)."""
     from horsehuman_gui.cli.evaluate import evaluation_lines, run_evaluation
     from horsehuman_gui.core.bundle import bundle_from_result
+    from horsehuman_gui.core.dataset_summary import skipped_in_training_lines
     from horsehuman_gui.core.errors import DatasetError
 
     bundle = bundle_from_result(result, dataset=report)
+    for line in skipped_in_training_lines(result.skipped, report.root):
+        err(printable(line))
     if result.history and result.best_epoch not in (None, result.history[-1].epoch):
         err(f"keeping the best epoch, {result.best_epoch} (lowest validation loss; early "
             "stopping)")

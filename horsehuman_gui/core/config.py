@@ -221,6 +221,9 @@ class TrainResult:
     best_epoch: int | None = None
     #: ``core.evaluation.Evaluation`` of the validation part, when the caller evaluated it
     evaluation: Any = field(default=None, repr=False)
+    #: (path, reason) of each file that could not be read during training (damaged past its
+    #: header, changed or gone since the scan): it was left out of the run
+    skipped: tuple = ()
 
     @property
     def best(self) -> EpochMetrics | None:

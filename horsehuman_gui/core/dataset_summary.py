@@ -64,6 +64,19 @@ def summary_lines(report, max_skipped: int | None = None) -> list[str]:
     return lines
 
 
+def skipped_in_training_lines(skipped, root: Path, limit: int = 10) -> list[str]:
+    """``TrainResult.skipped`` as lines: a count, then up to ``limit`` files with their reasons
+    (relative to ``root``), then how many more."""
+    if not skipped:
+        return []
+    lines = [f"{len(skipped)} picture{'s' * (len(skipped) != 1)} could not be read during "
+             "training and {} left out:".format("were" if len(skipped) != 1 else "was")]
+    lines += [f"  {_shown(Path(path), Path(root))}: {reason}" for path, reason in skipped[:limit]]
+    if len(skipped) > limit:
+        lines.append(f"  … and {len(skipped) - limit} more (each is in the log)")
+    return lines
+
+
 def _item(item, report) -> dict:
     return {"path": str(item.path), "class": report.classes[item.label], "group": item.group,
             "linked_by": list(item.linked_by)}

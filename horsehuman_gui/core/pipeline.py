@@ -289,3 +289,9 @@ def image_datasets(report, config, progress, keep_alive: list):
                               cache_budget_bytes=val_budget,
                               should_stop=lambda: progress.stopped, keep_alive=keep_alive)
     return train_ds, val_ds
+
+
+def skipped_files(sources) -> dict:
+    """path -> reason for every file ``sources`` (``image_datasets``'s) could not read."""
+    return {source.paths[index]: reason for source in sources
+            for index, reason in source.failed.items()}

@@ -27,7 +27,7 @@ from horsehuman_gui.core.dataset import ScanReport
 from horsehuman_gui.core.errors import DatasetError
 from horsehuman_gui.core.microbatch import micro_batch_size, micro_batches
 from horsehuman_gui.core.models import build_model, keras
-from horsehuman_gui.core.pipeline import image_datasets
+from horsehuman_gui.core.pipeline import image_datasets, skipped_files
 from horsehuman_gui.core.session import Session, class_weight_for, inference_copy
 
 logger = logging.getLogger(__name__)
@@ -72,12 +72,13 @@ def train(report: ScanReport, config: TrainConfig,
     keras.utils.set_random_seed(config.seed)
     session = Session(report, config, on_epoch, on_batch, should_stop, checkpoint_dir, resume,
                       callbacks)
+    skipped: dict = {}  # path -> reason, filled as files fail to decode
     if config.model == "pretrained":
         from horsehuman_gui.core.transfer import train_pretrained  # loads the backbones
 
-        trained = train_pretrained(session, on_stage)
+        trained = train_pretrained(session, on_stage, skipped)
     else:
-        trained = _train_cnn(session)
+        trained = _train_cnn(session, skipped)
     model = inference_copy(trained)
     del trained
     gc.collect()  # the optimizer's state and the traced step go now, not at some later time
@@ -86,10 +87,11 @@ def train(report: ScanReport, config: TrainConfig,
         delete_checkpoint(session.checkpoint_dir)
     return TrainResult(model=model, class_names=tuple(report.classes),
                        image_size=config.image_size, history=tuple(progress.history),
-                       stopped=progress.stopped, config=config, best_epoch=session.best_epoch)
+                       stopped=progress.stopped, config=config, best_epoch=session.best_epoch,
+                       skipped=tuple(sorted(skipped.items())))
 
 
-def _train_cnn(session: Session):
+def _train_cnn(session: Session, skipped: dict):
     report, config = session.report, session.config
     num_classes = len(report.classes)
     model = build_model(config.model, config.image_size, num_classes, config.learning_rate,
@@ -108,6 +110,7 @@ def _train_cnn(session: Session):
                     batches=math.ceil(len(report.train) / config.batch_size),
                     validation_data=val_ds, class_weight=weights,
                     shuffle=False)  # the dataset reshuffles itself
+    skipped.update(skipped_files(sources))
     if session.progress.empty_epoch:
         raise DatasetError(f"None of the {len(report.train)} training images could be read "
                            "(each file's reason is in the log).")

@@ -23,7 +23,7 @@ from horsehuman_gui.core.feature_cache import FeatureCache, FeatureKey
 from horsehuman_gui.core.features import PROGRESS_INTERVAL, extract_features
 from horsehuman_gui.core.models import (build_head, build_pretrained, compile_model,
                                         feature_extractor, keras)
-from horsehuman_gui.core.pipeline import image_datasets
+from horsehuman_gui.core.pipeline import image_datasets, skipped_files
 from horsehuman_gui.core.session import Session, class_weight_for
 
 #: Augmented copies of each training image whose features the head also learns from.
@@ -47,25 +47,27 @@ def load_backbone(name: str, on_stage=None, should_stop=None):
     return backbone
 
 
-def train_pretrained(session: Session, on_stage=None):
-    """Train ``session``'s run as described above; return the full model (raw pixels in)."""
+def train_pretrained(session: Session, on_stage=None, skipped: dict | None = None):
+    """Train ``session``'s run as described above; return the full model (raw pixels in).
+    Files that cannot be read go into ``skipped`` (path -> reason)."""
+    skipped = {} if skipped is None else skipped
     config, report = session.config, session.report
     num_classes = len(report.classes)
     backbone = load_backbone(config.backbone, on_stage, session.should_stop)
     if session.resuming("fine_tune"):  # the head's weights are in the checkpoint
         head = build_head(int(backbone.outputs[0].shape[-1]), num_classes, config.learning_rate)
     else:
-        head = _train_head(session, backbone, on_stage)
+        head = _train_head(session, backbone, on_stage, skipped)
     if (config.fine_tune_epochs and not session.progress.stopped) \
             or session.resuming("fine_tune"):
-        _fine_tune(session, backbone, head)
+        _fine_tune(session, backbone, head, skipped)
     return build_pretrained(backbone, head, config.image_size)
 
 
-def _train_head(session: Session, backbone, on_stage):
+def _train_head(session: Session, backbone, on_stage, skipped: dict):
     config, report = session.config, session.report
     num_classes = len(report.classes)
-    x, y, x_val, y_val = _features(session, backbone, on_stage)
+    x, y, x_val, y_val = _features(session, backbone, on_stage, skipped)
     head = build_head(x.shape[-1], num_classes, config.learning_rate)
     session.resume_into(head, "head")
     weights = class_weight_for(np.argmax(y, -1) if y.shape[-1] > 1 else y[:, 0], num_classes,
@@ -77,7 +79,7 @@ def _train_head(session: Session, backbone, on_stage):
     return head
 
 
-def _features(session: Session, backbone, on_stage):
+def _features(session: Session, backbone, on_stage, skipped: dict):
     """(x, y, x_val, y_val): training vectors with their augmented copies, validation's."""
     config, report = session.config, session.report
     extractor = feature_extractor(backbone, config.image_size)
@@ -90,6 +92,7 @@ def _features(session: Session, backbone, on_stage):
         options = dict(seed=config.seed, cache=cache, should_stop=session.should_stop)
         train = extract_features([i.path for i in report.train], extractor, key, copies=copies,
                                  on_progress=stage.part(0), **options)
+        skipped.update(train.failed)
         x, y = _stacked(train, report.train, len(report.classes))
         if not len(x):
             raise DatasetError(f"None of the {len(report.train)} training images could be read "
@@ -100,6 +103,7 @@ def _features(session: Session, backbone, on_stage):
                                    FeatureKey(config.backbone, config.image_size),
                                    on_progress=stage.part(len(report.train) * (copies + 1)),
                                    **options)
+            skipped.update(val.failed)
             x_val, y_val = _stacked(val, report.validation, len(report.classes))
     finally:
         cache.close()
@@ -133,7 +137,7 @@ class _StageReporter:
         return report
 
 
-def _fine_tune(session: Session, backbone, head) -> None:
+def _fine_tune(session: Session, backbone, head, skipped: dict) -> None:
     config, report = session.config, session.report
     _unfreeze_top(backbone)
     model = build_pretrained(backbone, head, config.image_size, config.augment, config.seed)
@@ -149,6 +153,7 @@ def _fine_tune(session: Session, backbone, head) -> None:
     session.fit(model, train_ds, phase="fine_tune", epochs=config.fine_tune_epochs,
                 batches=math.ceil(len(report.train) / config.batch_size),
                 validation_data=val_ds, shuffle=False)
+    skipped.update(skipped_files(sources))
 
 
 def _restore_fine_tune(session: Session, head, model) -> None:

@@ -64,6 +64,26 @@ def test_unspecified_options_take_the_chosen_models_defaults():
     assert config_from(parsed("--model", "classic", "--batch-size", "128")).batch_size == 128
 
 
+def test_pictures_damaged_after_the_scan_are_named(capsys, tmp_path, monkeypatch):
+    from horsehuman_gui.cli import train as train_command
+
+    data = make_class_folders(tmp_path / "data", per_class=6)
+    damaged = sorted((data / "red").iterdir())[-1]
+    say = train_command._say_batch_size
+
+    def damage_then_say(*args):  # after the scan, before training
+        damaged.write_bytes(damaged.read_bytes()[:60])
+        say(*args)
+
+    monkeypatch.setattr(train_command, "_say_batch_size", damage_then_say)
+    code, _, err = run(capsys, "train", data, "--out", tmp_path / "m.keras", "--model",
+                       "compact", "--epochs", "1", "--augment", "off", *SMALL)
+
+    assert code == 0, err
+    assert "1 picture could not be read during training and was left out:" in err
+    assert f"  red/{damaged.name}: " in err
+
+
 def test_an_automatic_batch_size_says_when_it_is_not_the_models_own(capsys, data, tmp_path):
     code, _, err = run(capsys, "train", data, "--out", tmp_path / "m.keras", "--model",
                        "compact", "--epochs", "1", "--augment", "off", "--image-size", "32")

@@ -140,6 +140,22 @@ def test_training_images_that_all_fail_to_decode_are_a_dataset_error(tmp_path):
         train(report, config(epochs=2))
 
 
+@pytest.mark.parametrize("model", ["compact", "pretrained"])
+def test_files_damaged_after_the_scan_are_left_out_and_named_in_the_result(
+        tmp_path, tiny_backbone, model):
+    root = make_class_folders(tmp_path / "damaged", per_class=6)
+    report = report_for(root, validation_per_class=2)
+    broken = [report.train[0].path, report.validation[-1].path]
+    for path in broken:
+        path.write_bytes(path.read_bytes()[:60])  # the header survives, the pixels do not
+
+    result = train(report, pretrained(epochs=1) if model == "pretrained" else config(epochs=1))
+
+    assert [path for path, _ in result.skipped] == sorted(broken)
+    assert all(reason for _, reason in result.skipped)
+    assert len(result.history) == 1
+
+
 class _Clock:
     def __init__(self):
         self.now = 0.0

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QMessageB
 
 from horsehuman_gui.core.backbones import BACKBONES
 from horsehuman_gui.core.config import BatchProgress, EpochMetrics, StageProgress, TrainConfig
+from horsehuman_gui.core.dataset_summary import skipped_in_training_lines
 from horsehuman_gui.ui.common.errors import show_error
 from horsehuman_gui.ui.common.settings import Settings
 from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
@@ -392,6 +393,8 @@ class TrainingPane(QWidget):
         accuracy = result.final_val_accuracy
         tail = f", validation accuracy {accuracy:.1%}" if accuracy is not None else ""
         self.log.appendPlainText(f"Training {verb} after {done} epoch{'s' * (done != 1)}{tail}.")
+        for line in skipped_in_training_lines(result.skipped, report.root):
+            self.log.appendPlainText(line)
         self._progress_says(f"Training {verb} ({done}/{result.config.epochs} epochs){tail}")
         self.status_message.emit(f"Training {verb} after {done} epoch{'s' * (done != 1)}{tail}.")
         if self.progress.maximum() == 0:  # still "busy": no batch was reported

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
+from horsehuman_gui.core.dataset import scan_dataset
 from horsehuman_gui.ui.train.training_pane import TrainingPane
 
 pytestmark = pytest.mark.slow
@@ -33,6 +34,20 @@ def test_training_feeds_plot_progress_and_log(qtbot, pane, report):
     assert pane.log.toPlainText().count("Epoch ") == 2
     qtbot.waitUntil(lambda: pane.start_button.isEnabled())
     assert not pane.stop_button.isEnabled()
+
+
+def test_pictures_damaged_after_the_scan_are_named_in_the_log(qtbot, pane, class_folders):
+    report = scan_dataset(class_folders, validation_split=0.2, seed=42)  # this test's own
+    damaged = report.train[0].path
+    damaged.write_bytes(damaged.read_bytes()[:60])  # header kept, pixels gone
+    pane.set_report(report)
+    with qtbot.waitSignal(pane.trained, timeout=120_000) as blocker:
+        pane.start()
+
+    assert [path for path, _ in blocker.args[0].skipped] == [damaged]
+    log = pane.log.toPlainText()
+    assert "1 picture could not be read during training and was left out:" in log
+    assert f"  {damaged.relative_to(report.root)}: " in log
 
 
 def test_stop_ends_training_after_a_batch(qtbot, pane, report):
