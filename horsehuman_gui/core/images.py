@@ -6,7 +6,8 @@ and shows images before TensorFlow has loaded.
 
 Each call opens its own file and its own ``Image`` object, so the functions are safe to call from
 thread pools and from ``tf.data``'s ``py_function`` at the same time (Pillow releases the GIL
-while decoding).
+while decoding). Plain 8-bit RGB(A) PNGs are decoded by libspng when imagecodecs is installed
+(it is a dependency; without it, Pillow decodes them).
 """
 
 from __future__ import annotations
@@ -196,9 +197,52 @@ def _open(path: str | Path, size: tuple[int, int] | None,
     with _open_regular_file(path) as handle:
         try:
             with Image.open(_lean_jpeg(handle)) as img:
-                return finish(_decode(img, size))
+                fast = _fast_png(img, handle)
+                return finish(fast if fast is not None else _decode(img, size))
         except Exception as exc:
             raise _decode_failure(exc) from exc
+
+
+#: libspng through imagecodecs (optional, see ``_spng``): ~30% less CPU than Pillow for a PNG
+#: (300x300 RGBA: 2.3 vs 3.3 ms), with the GIL released as Pillow's decoders do.
+_spng_decode: Callable | None | bool = False  # False: not looked up yet
+
+
+def _spng() -> Callable | None:
+    global _spng_decode
+    if _spng_decode is False:
+        try:
+            import imagecodecs
+
+            _spng_decode = imagecodecs.spng_decode if imagecodecs.SPNG.available else None
+        except Exception as exc:  # not installed, or a build without it: Pillow decodes
+            logger.debug("PNGs decoded by Pillow (imagecodecs' SPNG: %r)", exc)
+            _spng_decode = None
+    return _spng_decode
+
+
+def _fast_png(img: Image.Image, handle: BinaryIO) -> Image.Image | None:
+    """An 8-bit RGB or RGBA PNG without EXIF or a transparent colour, decoded by libspng; None
+    for every other image, and whenever libspng does not give exactly what the header says
+    (Pillow then decodes, and has the last word on damaged files)."""
+    if img.format != "PNG" or img.mode not in ("RGB", "RGBA") or "transparency" in img.info \
+            or "exif" in img.info or _spng() is None:
+        return None
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        raise _too_large(width * height)
+    handle.seek(0)
+    data = handle.read()
+    try:
+        pixels = _spng_decode(data)
+    except Exception as exc:  # damaged: Pillow's own decoding gives the reason
+        logger.debug("libspng could not decode (%r); Pillow tries", exc)
+        return None
+    finally:
+        handle.seek(0)
+    if pixels.dtype != np.uint8 or pixels.shape != (height, width, len(img.mode)):
+        return None
+    return Image.fromarray(pixels, img.mode)
 
 
 #: JPEG metadata (EXIF, XMP, ICC, comments...) beyond this is not handed to Pillow: it joins

@@ -210,3 +210,56 @@ def test_images_module_imports_neither_tensorflow_nor_qt():
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture
+def pillow_only(monkeypatch):
+    """Decode as if imagecodecs were not installed."""
+    monkeypatch.setattr(images, "_spng_decode", None)
+
+
+def _pngs(folder) -> list:
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, (37, 53, 4), dtype=np.uint8)
+    opaque = rgba.copy()
+    opaque[..., 3] = 255
+    found = []
+    for name, pixels in (("rgb", rgba[..., :3]), ("rgba", rgba), ("opaque", opaque)):
+        Image.fromarray(pixels).save(folder / f"{name}.png")
+        found.append(folder / f"{name}.png")
+    return found
+
+
+def test_libspng_decodes_plain_pngs_to_the_same_pixels_as_pillow(tmp_path, monkeypatch):
+    pytest.importorskip("imagecodecs")
+    calls = []
+    real = images._spng()
+    monkeypatch.setattr(images, "_spng_decode", lambda data: calls.append(1) or real(data))
+    paths = _pngs(tmp_path)
+
+    fast = [(load_array(p), load_array(p, (20, 30))) for p in paths]
+    monkeypatch.setattr(images, "_spng_decode", None)
+    slow = [(load_array(p), load_array(p, (20, 30))) for p in paths]
+
+    assert len(calls) == 2 * len(paths)
+    assert all(np.array_equal(a, b) for pair in zip(fast, slow) for a, b in zip(*pair))
+
+
+@pytest.mark.parametrize("decoder", ["libspng", "pillow"])
+def test_a_damaged_png_gets_pillows_reason_either_way(tmp_path, monkeypatch, decoder):
+    if decoder == "pillow":
+        monkeypatch.setattr(images, "_spng_decode", None)
+    path = _pngs(tmp_path)[1]
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])  # the pixels stop half way
+
+    with pytest.raises(ImageError, match="corrupt or truncated"):
+        load_array(path)
+    assert "corrupt or truncated" in verify_image(path)
+
+
+def test_pngs_that_are_not_plain_rgb_are_left_to_pillow(odd, monkeypatch):
+    monkeypatch.setattr(images, "_spng_decode", lambda data: pytest.fail("not for libspng"))
+    folder, _ = odd
+    for name in ("grey16.png", "palette.png"):
+        assert load_array(folder / name).shape[2] == 3
