@@ -15,6 +15,7 @@ from horsehuman_gui.core.checkpoints import (CheckpointState, check_compatible, 
                                              read_checkpoint)
 from horsehuman_gui.core.config import TrainConfig
 from horsehuman_gui.core.dataset import IMBALANCE_RATIO, ScanReport
+from horsehuman_gui.core.memory import forget_custom_gradients
 from horsehuman_gui.core.tfsetup import load_tensorflow
 
 keras = load_tensorflow()
@@ -89,8 +90,9 @@ class Session:
             callbacks.append(EpochCheckpoint(self.checkpoint_dir, phase, start, self.progress,
                                              keep, self.best, base))
         try:
-            model.fit(data, epochs=end, initial_epoch=initial, verbose=0,
-                      callbacks=callbacks + self.extra_callbacks, **fit_options)
+            with forget_custom_gradients():  # else TensorFlow keeps the traced step's graph
+                model.fit(data, epochs=end, initial_epoch=initial, verbose=0,
+                          callbacks=callbacks + self.extra_callbacks, **fit_options)
         finally:
             # The progress callback outlives fit inside the datasets' closures, which TF's
             # py_func registry keeps alive: holding the model there kept the trained model and

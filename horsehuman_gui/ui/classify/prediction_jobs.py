@@ -76,18 +76,22 @@ def listed_text(listing: Listing) -> str:
 def classify_job(bundle, paths: Sequence[Path], threshold: float, batch_size: int = CLASSIFY_BATCH):
     """Task fn: reports a tuple of Predictions per batch; returns True if it was stopped."""
     def run(should_stop, report):
+        from horsehuman_gui.core.memory import trim_heap
         from horsehuman_gui.core.prediction import predict_files  # TensorFlow is loaded by now
 
         batch = []
-        for prediction in predict_files(bundle, list(paths), batch_size=batch_size,
-                                        threshold=threshold, should_stop=should_stop):
-            batch.append(prediction)
-            if len(batch) >= batch_size:
+        try:
+            for prediction in predict_files(bundle, list(paths), batch_size=batch_size,
+                                            threshold=threshold, should_stop=should_stop):
+                batch.append(prediction)
+                if len(batch) >= batch_size:
+                    report(tuple(batch))
+                    batch = []
+            if batch:
                 report(tuple(batch))
-                batch = []
-        if batch:
-            report(tuple(batch))
-        return should_stop()
+            return should_stop()
+        finally:
+            trim_heap()  # the decoded pictures' memory goes back to the system
     return run
 
 

@@ -465,6 +465,7 @@ def _training_job(report, config: TrainConfig, resume: bool = False, tensorboard
         from horsehuman_gui.core.checkpoints import default_checkpoint_dir
         from horsehuman_gui.core.errors import DownloadCancelled, WeightsUnavailable
         from horsehuman_gui.core.features import ExtractionCancelled
+        from horsehuman_gui.core.memory import trim_heap
 
         callbacks = []
         if tensorboard is not None:
@@ -473,11 +474,13 @@ def _training_job(report, config: TrainConfig, resume: bool = False, tensorboard
             result = training.train(report, config, on_epoch=emit, on_batch=emit, on_stage=emit,
                                     should_stop=should_stop, resume=resume, callbacks=callbacks,
                                     checkpoint_dir=default_checkpoint_dir(report.root, config))
+            return _evaluated(result, report)
         except WeightsUnavailable as exc:
             return NotTrained(str(exc), exc.fallback)
         except (DownloadCancelled, ExtractionCancelled):
             return NotTrained("Stopped before the first epoch: nothing to keep.")
-        return _evaluated(result, report)
+        finally:
+            trim_heap()  # what the training step freed goes back to the system
     return run
 
 
