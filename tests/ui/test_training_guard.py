@@ -31,7 +31,7 @@ def _endless_job(report, config, resume=False, tensorboard=None):
                                loss=0.5, accuracy=0.5, elapsed=0.01 * batch))
             time.sleep(0.02)
         return SimpleNamespace(history=(), stopped=True, final_val_accuracy=None, config=config,
-                               evaluation=None)
+                               evaluation=None, skipped=())
     return run
 
 
