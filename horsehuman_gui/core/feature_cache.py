@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -54,6 +54,36 @@ def file_digest(path: str | Path) -> str:
         for block in iter(lambda: handle.read(2**20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def open_cache_db(path: Path, prepare: Callable[[sqlite3.Connection], None], name: str,
+                  without: str) -> sqlite3.Connection | None:
+    """The SQLite cache at ``path``, made if missing, committing in WAL mode without waiting for
+    the disk (a cache may lose its last entries in a power cut, never its consistency; where WAL
+    is not possible, e.g. some network folders, it stays off). ``prepare(db)`` sets up its
+    tables and raises ``sqlite3.DatabaseError`` for a damaged file, which is then replaced once,
+    with its -wal/-shm files (a stale log must not be replayed into the new one). None when
+    unusable: ``name`` and ``without`` (what then happens) go into the warning."""
+    for attempt in range(2):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, timeout=10, check_same_thread=False)
+            prepare(db)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            return db
+        except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
+            if attempt == 0 and path.exists():
+                logger.warning("%s %s is damaged (%s); starting a new one", name, path, exc)
+                for suffix in ("", "-wal", "-shm"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(f"{path}{suffix}")
+                continue
+            logger.warning("%s unusable (%s); %s", name, exc, without)
+        except OSError as exc:
+            logger.warning("%s folder unusable (%s); %s", name, exc, without)
+            break
+    return None
 
 
 @dataclass(frozen=True)
@@ -146,33 +176,11 @@ class FeatureCache:
         return self._db
 
     def _open(self) -> sqlite3.Connection | None:
-        for attempt in range(2):
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
-                db.execute(_SCHEMA)
-                db.execute("SELECT COUNT(*) FROM features").fetchone()  # damaged -> error
-                # Each batch's vectors are committed as it ends: in WAL mode without waiting
-                # for the disk (a cache may lose its last entries in a power cut, never its
-                # consistency). Where WAL is not possible (some network folders) it stays off.
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-                return db
-            except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
-                if attempt == 0 and self.path.exists():
-                    logger.warning("Feature cache %s is damaged (%s); starting a new one",
-                                   self.path, exc)
-                    for stale in (self.path, *(self.path.with_name(self.path.name + end)
-                                               for end in ("-wal", "-shm"))):
-                        with contextlib.suppress(OSError):  # a stale log must not be replayed
-                            stale.unlink()
-                    continue
-                logger.warning("Feature cache unusable (%s); features are not cached", exc)
-            except OSError as exc:
-                logger.warning("Feature cache folder unusable (%s); features are not cached",
-                               exc)
-                break
-        return None
+        def prepare(db: sqlite3.Connection) -> None:
+            db.execute(_SCHEMA)
+            db.execute("SELECT COUNT(*) FROM features").fetchone()  # damaged -> error
+
+        return open_cache_db(self.path, prepare, "Feature cache", "features are not cached")
 
     def _fail(self, what: str, exc: Exception) -> None:
         logger.warning("Feature cache %s failed (%s); carrying on without it", what, exc)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from horsehuman_gui.core.feature_cache import cache_dir
+from horsehuman_gui.core.feature_cache import cache_dir, open_cache_db
 from horsehuman_gui.core.groups import ImageInfo, header_only
 
 logger = logging.getLogger(__name__)
@@ -168,32 +168,15 @@ class ScanCache:
         return self._db
 
     def _open(self) -> sqlite3.Connection | None:
-        for attempt in range(2):
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
-                if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                    with db:  # another version's verdicts (or a new file): start afresh
-                        db.execute("DROP TABLE IF EXISTS checks")
-                        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                db.execute("PRAGMA journal_mode=WAL")  # a commit without waiting for the disk
-                db.execute("PRAGMA synchronous=NORMAL")
-                db.execute(_SCHEMA)
-                db.execute("SELECT COUNT(*) FROM checks LIMIT 1").fetchone()  # damaged -> error
-                return db
-            except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
-                if attempt == 0 and self.path.exists():
-                    logger.warning("Scan cache %s is damaged (%s); starting a new one",
-                                   self.path, exc)
-                    for suffix in ("", "-wal", "-shm"):
-                        with contextlib.suppress(OSError):
-                            os.unlink(f"{self.path}{suffix}")
-                    continue
-                logger.warning("Scan cache unusable (%s); every image is checked", exc)
-            except OSError as exc:
-                logger.warning("Scan cache folder unusable (%s); every image is checked", exc)
-                break
-        return None
+        def prepare(db: sqlite3.Connection) -> None:
+            if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                with db:  # another version's verdicts (or a new file): start afresh
+                    db.execute("DROP TABLE IF EXISTS checks")
+                    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.execute(_SCHEMA)
+            db.execute("SELECT COUNT(*) FROM checks LIMIT 1").fetchone()  # damaged -> error
+
+        return open_cache_db(self.path, prepare, "Scan cache", "every image is checked")
 
     def _fail(self, what: str, exc: Exception) -> None:
         logger.warning("Scan cache %s failed (%s); carrying on without it", what, exc)
