@@ -226,7 +226,10 @@ def _fast_png(img: Image.Image, handle: BinaryIO) -> Image.Image | None:
     for every other image, and whenever libspng does not give exactly what the header says
     (Pillow then decodes, and has the last word on damaged files)."""
     if img.format != "PNG" or img.mode not in ("RGB", "RGBA") or "transparency" in img.info \
-            or "exif" in img.info or _spng() is None:
+            or "exif" in img.info:
+        return None
+    decode = _spng()  # imagecodecs is imported for the first such PNG only
+    if decode is None:
         return None
     width, height = img.size
     if width * height > MAX_PIXELS:
@@ -234,7 +237,7 @@ def _fast_png(img: Image.Image, handle: BinaryIO) -> Image.Image | None:
     handle.seek(0)
     data = handle.read()
     try:
-        pixels = _spng_decode(data)
+        pixels = decode(data)
     except Exception as exc:  # damaged: Pillow's own decoding gives the reason
         logger.debug("libspng could not decode (%r); Pillow tries", exc)
         return None

@@ -34,6 +34,8 @@ class Session:
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.progress = ProgressCallback(config.epochs, 1, on_epoch, on_batch, should_stop)
         self.best: Best | None = None
+        #: path -> reason of every file that could not be read during the run (left out)
+        self.skipped: dict[Path, str] = {}
         self.state: CheckpointState | None = read_checkpoint(self.checkpoint_dir) \
             if resume else None
         if self.state is not None:

@@ -72,13 +72,12 @@ def train(report: ScanReport, config: TrainConfig,
     keras.utils.set_random_seed(config.seed)
     session = Session(report, config, on_epoch, on_batch, should_stop, checkpoint_dir, resume,
                       callbacks)
-    skipped: dict = {}  # path -> reason, filled as files fail to decode
     if config.model == "pretrained":
         from horsehuman_gui.core.transfer import train_pretrained  # loads the backbones
 
-        trained = train_pretrained(session, on_stage, skipped)
+        trained = train_pretrained(session, on_stage)
     else:
-        trained = _train_cnn(session, skipped)
+        trained = _train_cnn(session)
     model = inference_copy(trained)
     del trained
     gc.collect()  # the optimizer's state and the traced step go now, not at some later time
@@ -88,10 +87,10 @@ def train(report: ScanReport, config: TrainConfig,
     return TrainResult(model=model, class_names=tuple(report.classes),
                        image_size=config.image_size, history=tuple(progress.history),
                        stopped=progress.stopped, config=config, best_epoch=session.best_epoch,
-                       skipped=tuple(sorted(skipped.items())))
+                       skipped=tuple(sorted(session.skipped.items())))
 
 
-def _train_cnn(session: Session, skipped: dict):
+def _train_cnn(session: Session):
     report, config = session.report, session.config
     num_classes = len(report.classes)
     model = build_model(config.model, config.image_size, num_classes, config.learning_rate,
@@ -110,7 +109,7 @@ def _train_cnn(session: Session, skipped: dict):
                     batches=math.ceil(len(report.train) / config.batch_size),
                     validation_data=val_ds, class_weight=weights,
                     shuffle=False)  # the dataset reshuffles itself
-    skipped.update(skipped_files(sources))
+    session.skipped.update(skipped_files(sources))
     if session.progress.empty_epoch:
         raise DatasetError(f"None of the {len(report.train)} training images could be read "
                            "(each file's reason is in the log).")

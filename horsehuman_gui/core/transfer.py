@@ -47,27 +47,26 @@ def load_backbone(name: str, on_stage=None, should_stop=None):
     return backbone
 
 
-def train_pretrained(session: Session, on_stage=None, skipped: dict | None = None):
+def train_pretrained(session: Session, on_stage=None):
     """Train ``session``'s run as described above; return the full model (raw pixels in).
-    Files that cannot be read go into ``skipped`` (path -> reason)."""
-    skipped = {} if skipped is None else skipped
+    Files that cannot be read go into ``session.skipped``."""
     config, report = session.config, session.report
     num_classes = len(report.classes)
     backbone = load_backbone(config.backbone, on_stage, session.should_stop)
     if session.resuming("fine_tune"):  # the head's weights are in the checkpoint
         head = build_head(int(backbone.outputs[0].shape[-1]), num_classes, config.learning_rate)
     else:
-        head = _train_head(session, backbone, on_stage, skipped)
+        head = _train_head(session, backbone, on_stage)
     if (config.fine_tune_epochs and not session.progress.stopped) \
             or session.resuming("fine_tune"):
-        _fine_tune(session, backbone, head, skipped)
+        _fine_tune(session, backbone, head)
     return build_pretrained(backbone, head, config.image_size)
 
 
-def _train_head(session: Session, backbone, on_stage, skipped: dict):
+def _train_head(session: Session, backbone, on_stage):
     config, report = session.config, session.report
     num_classes = len(report.classes)
-    x, y, x_val, y_val = _features(session, backbone, on_stage, skipped)
+    x, y, x_val, y_val = _features(session, backbone, on_stage)
     head = build_head(x.shape[-1], num_classes, config.learning_rate)
     session.resume_into(head, "head")
     weights = class_weight_for(np.argmax(y, -1) if y.shape[-1] > 1 else y[:, 0], num_classes,
@@ -79,7 +78,7 @@ def _train_head(session: Session, backbone, on_stage, skipped: dict):
     return head
 
 
-def _features(session: Session, backbone, on_stage, skipped: dict):
+def _features(session: Session, backbone, on_stage):
     """(x, y, x_val, y_val): training vectors with their augmented copies, validation's."""
     config, report = session.config, session.report
     extractor = feature_extractor(backbone, config.image_size)
@@ -92,7 +91,7 @@ def _features(session: Session, backbone, on_stage, skipped: dict):
         options = dict(seed=config.seed, cache=cache, should_stop=session.should_stop)
         train = extract_features([i.path for i in report.train], extractor, key, copies=copies,
                                  on_progress=stage.part(0), **options)
-        skipped.update(train.failed)
+        session.skipped.update(train.failed)
         x, y = _stacked(train, report.train, len(report.classes))
         if not len(x):
             raise DatasetError(f"None of the {len(report.train)} training images could be read "
@@ -103,7 +102,7 @@ def _features(session: Session, backbone, on_stage, skipped: dict):
                                    FeatureKey(config.backbone, config.image_size),
                                    on_progress=stage.part(len(report.train) * (copies + 1)),
                                    **options)
-            skipped.update(val.failed)
+            session.skipped.update(val.failed)
             x_val, y_val = _stacked(val, report.validation, len(report.classes))
     finally:
         cache.close()
@@ -137,7 +136,7 @@ class _StageReporter:
         return report
 
 
-def _fine_tune(session: Session, backbone, head, skipped: dict) -> None:
+def _fine_tune(session: Session, backbone, head) -> None:
     config, report = session.config, session.report
     _unfreeze_top(backbone)
     model = build_pretrained(backbone, head, config.image_size, config.augment, config.seed)
@@ -153,7 +152,7 @@ def _fine_tune(session: Session, backbone, head, skipped: dict) -> None:
     session.fit(model, train_ds, phase="fine_tune", epochs=config.fine_tune_epochs,
                 batches=math.ceil(len(report.train) / config.batch_size),
                 validation_data=val_ds, shuffle=False)
-    skipped.update(skipped_files(sources))
+    session.skipped.update(skipped_files(sources))
 
 
 def _restore_fine_tune(session: Session, head, model) -> None:
