@@ -5,7 +5,7 @@ head trains on them in milliseconds an epoch. Augmentation then means a few augm
 each training image, each passed through the backbone once and cached like the image itself.
 
 Memory stays bounded: images are decoded a few batches ahead in a thread pool (Pillow releases
-the GIL), and only the feature vectors are kept. A file that cannot be read is reported with
+the GIL), two batches are in the backbone at once, and only the feature vectors are kept. A file that cannot be read is reported with
 its reason and left out; it never ends the run.
 """
 
@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 DECODE_THREADS = max(1, min(4, os.cpu_count() or 1))
 #: Batches decoded ahead of the one the backbone is working on.
 BATCHES_AHEAD = 4
+#: Forward passes running at once: while one batch's results come back to Python, the next
+#: batch already keeps the cores busy (~1.95 instead of ~1.8 of 2 cores in use).
+FORWARDS_IN_FLIGHT = 2
 #: Seconds between two progress reports; the last one is always made.
 PROGRESS_INTERVAL = 0.1
 
@@ -142,21 +145,36 @@ class _Extraction:
 
     def _compute(self, todo: list[int], digests, have) -> None:
         batches = [todo[i:i + self.batch_size] for i in range(0, len(todo), self.batch_size)]
-        pool = ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="features-decode")
+        decoders = ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="features-decode")
+        forwards = ThreadPoolExecutor(FORWARDS_IN_FLIGHT, thread_name_prefix="features-forward")
         try:
             pending: deque[list[Future]] = deque()
+            running: deque[tuple[tuple, Future]] = deque()
+            stopped = False
             for number, batch in enumerate(batches):
-                self._check_stop()
+                stopped = self.should_stop()
+                if stopped:
+                    break
                 while len(pending) <= BATCHES_AHEAD and number + len(pending) < len(batches):
                     ahead = batches[number + len(pending)]
-                    pending.append([pool.submit(array_or_reason, self.paths[i], self.key.size)
-                                    for i in ahead])
+                    pending.append([decoders.submit(array_or_reason, self.paths[i],
+                                                    self.key.size) for i in ahead])
                 decoded = [future.result() for future in pending.popleft()]
-                self._batch(batch, decoded, digests, have)
+                for work in self._inputs(batch, decoded, have):
+                    running.append((work, forwards.submit(self._forward, work[2])))
+                while len(running) >= FORWARDS_IN_FLIGHT:
+                    self._finish(*running.popleft(), digests, have)
+            while running:  # also when stopped: what was computed is kept
+                self._finish(*running.popleft(), digests, have)
+            if stopped:
+                raise ExtractionCancelled()
         finally:  # also when cancelled: drop the decoding queued ahead
-            pool.shutdown(wait=False, cancel_futures=True)
+            decoders.shutdown(wait=False, cancel_futures=True)
+            forwards.shutdown(wait=True, cancel_futures=True)
 
-    def _batch(self, batch: list[int], decoded: list, digests, have) -> None:
+    def _inputs(self, batch: list[int], decoded: list, have) -> list[tuple]:
+        """The forward passes ``batch`` needs: (copy, indices, images) per copy not cached.
+        Augmentation happens here, in order, so a seed gives the same copies every run."""
         good = []
         for i, pixels in zip(batch, decoded):
             if isinstance(pixels, str):
@@ -164,22 +182,33 @@ class _Extraction:
                 self.done += sum(1 for h in have if not h[i])
             else:
                 good.append((i, pixels))
-        for copy, key in enumerate(self.keys()):
+        work = []
+        for copy in range(self.copies + 1):
             chosen = [(i, p) for i, p in good if not have[copy][i]]
             if not chosen:
                 continue
             images = np.stack([p for _, p in chosen])  # uint8: cast inside the graph
             if copy:
                 images = self.augment(tf.cast(images, tf.float32), training=True)
-            vectors = self.forward(images).numpy()
-            indices = [i for i, _ in chosen]
-            self._store(copy, indices, vectors)
-            for i in indices:
-                have[copy][i] = True
-            if self.cache is not None:
-                self.cache.put({digests[i]: v for i, v in zip(indices, vectors)}, key, copy)
-            self.computed += len(indices)
-            self.done += len(indices)
+            work.append((copy, [i for i, _ in chosen], images))
+        if not work:
+            self._progress()
+        return work
+
+    def _forward(self, images) -> np.ndarray:
+        return self.forward(images).numpy()
+
+    def _finish(self, work: tuple, future: Future, digests, have) -> None:
+        copy, indices, _ = work
+        vectors = future.result()
+        self._store(copy, indices, vectors)
+        for i in indices:
+            have[copy][i] = True
+        if self.cache is not None:
+            key = self.keys()[copy]
+            self.cache.put({digests[i]: v for i, v in zip(indices, vectors)}, key, copy)
+        self.computed += len(indices)
+        self.done += len(indices)
         self._progress()
 
     def _store(self, copy: int, indices: list[int], vectors: np.ndarray) -> None:

@@ -44,8 +44,9 @@ def test_a_miss_computes_and_a_hit_computes_nothing(paths, extractor):
     assert first.computed == 10 and second.computed == 0
     assert first.vectors.shape == (1, 10, 8) and first.ok.all() and first.failed == {}
     np.testing.assert_allclose(second.vectors, first.vectors, rtol=1e-6)
-    direct = np.asarray(extractor(np.stack([np.asarray(_pixels(p)) for p in paths[:2]])))
-    np.testing.assert_allclose(first.vectors[0, :2], direct, rtol=1e-4, atol=1e-5)
+    # Every row is its own file's, across the batches (of 4) that ran through it at once.
+    direct = np.asarray(extractor(np.stack([np.asarray(_pixels(p)) for p in paths])))
+    np.testing.assert_allclose(first.vectors[0], direct, rtol=1e-4, atol=1e-5)
     assert progress[0] == (0, 10) and progress[-1] == (10, 10)
 
 
@@ -103,6 +104,20 @@ def test_cancel_raises_and_keeps_what_was_done(paths, extractor):
     again, _ = run(paths, extractor)
 
     assert again.computed == 6  # the first 4 were cached before the cancel
+
+
+def test_a_stop_keeps_the_batches_already_in_the_backbone(paths, extractor):
+    calls = []
+
+    def should_stop():
+        calls.append(1)
+        return len(calls) > 3  # after two batches of 4 went in: both were still running
+
+    with pytest.raises(ExtractionCancelled):
+        run(paths, extractor, should_stop=should_stop)
+    again, _ = run(paths, extractor)
+
+    assert again.computed == 2
 
 
 def test_a_damaged_cache_is_a_miss_not_an_error(paths, extractor, tmp_path):
