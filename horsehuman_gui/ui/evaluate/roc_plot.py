@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from horsehuman_gui.ui.common.plot_axes import GridAxis, lay_under_data
 from horsehuman_gui.ui.evaluate.evaluation_tables import RIGHT_COLOUR, WRONG_COLOUR
 
 
@@ -23,7 +24,8 @@ class RocPlot(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.view = pg.PlotWidget(objectName="rocPlot")
+        self.view = pg.PlotWidget(objectName="rocPlot", axisItems={
+            "left": GridAxis("left"), "bottom": GridAxis("bottom")})
         self.view.setMenuEnabled(False)
         self.view.setMouseEnabled(x=False, y=False)
         self.view.hideButtons()
@@ -39,6 +41,7 @@ class RocPlot(QWidget):
         self.view.setMinimumSize(220, 200)
         background = self.palette().color(QPalette.ColorRole.Base)
         self.view.setBackground(background)
+        lay_under_data(self.view.getPlotItem(), background)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)

@@ -141,9 +141,11 @@ class TrainingPane(QWidget):
 
     def create_plot(self, then: Callable[[], None] | None = None) -> None:
         """Import pyqtgraph in the background (the main window calls this once it is on
-        screen; importing it on the GUI thread would freeze it ~0.2 s). The plot itself is made
-        when this pane is first shown: building it costs the GUI thread ~0.1 s, better spent
-        when the user asks for the pane than while TensorFlow loads in the background.
+        screen; importing it on the GUI thread would freeze it ~0.2 s), then make the plot on
+        the GUI thread (~35 ms), hidden, before ``then`` runs: the main window starts loading
+        TensorFlow then, which would compete with it. Made on the pane's first showing
+        instead, opening the Train tab froze the window ~60 ms (building, laying out and
+        painting it at once).
 
         ``then`` is called on the GUI thread once the import has ended, well or not.
         """
@@ -160,7 +162,7 @@ class TrainingPane(QWidget):
 
     def _on_pyqtgraph_imported(self) -> None:
         self._pyqtgraph_ready = True
-        if not self._closed and self.isVisible():
+        if not self._closed:
             self.plot  # noqa: B018 - creates it
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
@@ -445,6 +447,8 @@ class TrainingPane(QWidget):
 
 def _import_pyqtgraph(should_stop, report) -> None:
     import pyqtgraph  # noqa: F401 - creates no QObject at import: safe off the GUI thread
+
+    import horsehuman_gui.ui.train.training_plot  # noqa: F401 - nor does the plot's module
 
 
 @dataclasses.dataclass(frozen=True)
