@@ -1,7 +1,7 @@
 """Batched prediction over files and folders, results streamed as they come.
 
 Images are decoded in a thread pool (Pillow releases the GIL; large JPEGs decode at reduced
-scale) while the model runs on the previous batch, and the model is called once per batch,
+scale) while the model runs on the previous two batches, and the model is called once per batch,
 never once per file: each ``model.predict`` call costs ~65 ms of overhead on its own.
 
 No TensorFlow at import time: the GUI imports ``Prediction`` before TensorFlow has loaded.
@@ -31,6 +31,9 @@ __all__ = ["Prediction", "collect_images", "label_for", "predict_files"]
 DECODE_THREADS = max(1, min(4, os.cpu_count() or 1))
 #: Batches decoded ahead of the one the model is working on.
 BATCHES_AHEAD = 2
+#: Batches in the model at once: while one batch's scores come back to Python the next one
+#: already keeps the cores busy.
+FORWARDS_IN_FLIGHT = 2
 
 # One compiled forward function per model, reused across calls (tracing costs ~1 s).
 _forward_functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -83,8 +86,10 @@ def predict_files(bundle, paths: Iterable[str | Path], batch_size: int = 32,
         return
     forward = _forward(bundle.model, bundle.image_size)
     pool = ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="predict-decode")
+    forwards = ThreadPoolExecutor(FORWARDS_IN_FLIGHT, thread_name_prefix="predict-forward")
     try:
         pending: deque[list[Future]] = deque()
+        running: deque[tuple[list[Path], list, Future | None]] = deque()
         for number, batch in enumerate(batches):
             if should_stop is not None and should_stop():
                 return
@@ -92,14 +97,22 @@ def predict_files(bundle, paths: Iterable[str | Path], batch_size: int = 32,
                 ahead = batches[number + len(pending)]
                 pending.append([pool.submit(array_or_reason, p, bundle.image_size) for p in ahead])
             decoded = [future.result() for future in pending.popleft()]
-            yield from _predict_batch(forward, bundle.class_names, batch, decoded, threshold)
+            good = [item for item in decoded if not isinstance(item, str)]
+            running.append((batch, decoded,
+                            forwards.submit(forward, np.stack(good)) if good else None))
+            if len(running) >= FORWARDS_IN_FLIGHT:
+                yield from _predictions(*running.popleft(), bundle.class_names, threshold)
+        while running:
+            yield from _predictions(*running.popleft(), bundle.class_names, threshold)
     finally:  # also when the caller stops iterating early: drop the decoding queued ahead
         pool.shutdown(wait=False, cancel_futures=True)
+        forwards.shutdown(wait=True, cancel_futures=True)  # the model stays in use until then
 
 
-def _predict_batch(forward, class_names, paths, decoded, threshold) -> list[Prediction]:
+def _predictions(paths, decoded, scored: Future | None, class_names,
+                 threshold) -> list[Prediction]:
     good = [i for i, item in enumerate(decoded) if not isinstance(item, str)]
-    scores = _scores(forward(np.stack([decoded[i] for i in good]))) if good else []
+    scores = _scores(scored.result()) if scored is not None else []
     by_index = dict(zip(good, scores))
     results = []
     for i, path in enumerate(paths):

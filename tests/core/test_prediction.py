@@ -65,6 +65,15 @@ def test_bad_files_give_error_rows_and_the_rest_is_labelled_in_order(mixed):
         assert good.confidence == max(good.scores)
 
 
+def test_a_batch_with_no_readable_picture_keeps_its_place(mixed):
+    paths = [mixed[1], mixed[3], mixed[0], mixed[5], mixed[3], mixed[2]]  # batches of 2
+
+    results = list(predict_files(bundle(), paths, batch_size=2))
+
+    assert [r.path for r in results] == paths
+    assert [r.label for r in results] == [None, None, "red", None, None, "blue"]
+
+
 def test_three_classes_take_the_highest_softmax_score(tmp_path):
     paths = [write_image(tmp_path / f"{name}.png", COLOURS[name])
              for name in ("green", "red", "blue")]
