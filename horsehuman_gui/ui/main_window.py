@@ -214,11 +214,10 @@ class MainWindow(QMainWindow):
     def start_background_loading(self) -> None:
         """Import TensorFlow in the background and build the deferred parts of the window
         (called once the window is on screen)."""
-        # pyqtgraph first, TensorFlow once it is imported. Loading TensorFlow's 1 GB library
-        # holds the dynamic loader's lock for ~0.3 s. Meanwhile a thread being started waits for
-        # that lock (here the GUI thread starts it), and so does an import of an extension
-        # module, which waits holding the GIL: pyqtgraph's import of Qt modules froze the
-        # window for 0.2-0.6 s.
+        # The plot first (~35 ms of the GUI thread), TensorFlow afterwards. Loading TensorFlow's
+        # 1 GB library holds the dynamic loader's lock for ~0.3 s; meanwhile an import of an
+        # extension module waits for that lock holding the GIL (pyqtgraph's imports of Qt
+        # modules froze the window for 0.2-0.6 s when they came then).
         self.training_pane.create_plot(then=self.tf_loader.start)
 
     def show_status(self, text: str) -> None:

@@ -101,17 +101,6 @@ def task_starts(timeline, monkeypatch) -> list[str]:
 
 
 @pytest.fixture
-def slow_pyqtgraph_import(timeline, monkeypatch) -> list[str]:
-    """The Train tab's background import of pyqtgraph takes 0.2 s, then puts "pyqtgraph" on
-    the timeline."""
-    from horsehuman_gui.ui.train import training_pane
-
-    monkeypatch.setattr(training_pane, "_import_pyqtgraph",
-                        lambda should_stop, report: (time.sleep(0.2), timeline.append("pyqtgraph")))
-    return timeline
-
-
-@pytest.fixture
 def tf_loader(qtbot):
     """A TensorFlowLoader that has finished importing TensorFlow (instant after the first test)."""
     from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader

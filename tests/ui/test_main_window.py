@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -287,24 +289,26 @@ def test_plot_and_chart_follow_a_dark_palette(qtbot, make_window):
     assert plot.loss_plot.getAxis("left").textPen().color() == QColor("#e6e6e6")
 
 
-def test_tensorflow_starts_loading_after_pyqtgraph_is_imported(qtbot, make_window, monkeypatch,
-                                                               slow_pyqtgraph_import):
-    """An extension-module import waits, holding the GIL, while TensorFlow's library loads."""
-    events = slow_pyqtgraph_import
-    monkeypatch.setattr(TensorFlowLoader, "start", lambda self: events.append("tensorflow"))
+def test_tensorflow_starts_loading_once_the_plot_is_made(qtbot, make_window, monkeypatch,
+                                                        task_starts):
+    """An extension-module import waits, holding the GIL, while TensorFlow's library loads;
+    and nothing starts in the background before TensorFlow (no Qt type may be made there)."""
+    plots = []
+    monkeypatch.setattr(TensorFlowLoader, "start",
+                        lambda self: plots.append(window.training_pane._plot))
     window = make_window()
     window.start_background_loading()
-    assert events == []
-    qtbot.waitUntil(lambda: "tensorflow" in events, timeout=10_000)
-    assert events == ["pyqtgraph", "tensorflow"]
+    assert len(plots) == 1 and plots[0] is not None
+    assert task_starts == []
 
 
-def test_closing_before_pyqtgraph_is_imported_never_starts_tensorflow(qtbot, make_window,
-                                                                       slow_pyqtgraph_import,
-                                                                       task_starts):
-    """The queued start must not make a thread that outlives the window (Qt aborts then)."""
-    window = make_window()
-    window.start_background_loading()
-    window.close()
-    qtbot.wait(500)  # the import's end, and its queued "then", are delivered
-    assert "pyqtgraph" in task_starts and "tensorflow-import" not in task_starts
+def test_pyqtgraph_is_imported_with_the_window_on_the_gui_thread():
+    """pyqtgraph makes hundreds of Qt wrapper types when imported; made in a background thread
+    they crashed the app at start about 1 time in 13 (PySide6 registers them in a table the
+    GUI thread reads without the GIL)."""
+    code = ("import sys, threading; import horsehuman_gui.ui.main_window; "
+            "print('pyqtgraph' in sys.modules, threading.active_count())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "1"]  # imported by the main thread, no other

@@ -28,6 +28,12 @@ logger = logging.getLogger(__name__)
 
 PENDING_LIMIT = 400  # more than any screen shows; older requests are dropped first
 _PIXMAP_FORMAT = QImage.Format.Format_ARGB32_Premultiplied  # what QPixmap converts fastest
+# What the workers use, looked up here, on the GUI thread, when this module is imported: PySide6
+# makes its types and enums on first use, and making one off the GUI thread can crash the app
+# (see ui/train/training_pane.py).
+_RGB888 = QImage.Format.Format_RGB888
+_KEEP_ASPECT = Qt.AspectRatioMode.KeepAspectRatio
+_SMOOTH = Qt.TransformationMode.SmoothTransformation
 
 # Qt refuses to allocate images above this (Qt 6 default is 256 MB); Pillow then decides, with
 # its own decompression-bomb limit and a reason a person can read.
@@ -40,7 +46,7 @@ def _fit(size: QSize, box: int) -> QSize:
     A square box means EXIF rotation by 90 degrees does not change what fits."""
     if size.width() <= box and size.height() <= box:
         return size
-    return size.scaled(box, box, Qt.AspectRatioMode.KeepAspectRatio).expandedTo(QSize(1, 1))
+    return size.scaled(box, box, _KEEP_ASPECT).expandedTo(QSize(1, 1))
 
 
 def _decode_with_pillow(path: str, box: int) -> QImage:
@@ -49,7 +55,7 @@ def _decode_with_pillow(path: str, box: int) -> QImage:
     img = open_rgb(path, (box, box))
     img.thumbnail((box, box))
     data = img.tobytes()
-    image = QImage(data, img.width, img.height, 3 * img.width, QImage.Format.Format_RGB888)
+    image = QImage(data, img.width, img.height, 3 * img.width, _RGB888)
     return image.copy()  # own the pixels: ``data`` dies with this frame
 
 
@@ -69,8 +75,7 @@ def decode_thumbnail(path: str, box: int) -> QImage:
         logger.debug("Qt could not read %s (%s); trying Pillow", path, reader.errorString())
         image = _decode_with_pillow(path, box)
     if image.width() > box or image.height() > box:  # readers that ignore the scaled size
-        image = image.scaled(box, box, Qt.AspectRatioMode.KeepAspectRatio,
-                             Qt.TransformationMode.SmoothTransformation)
+        image = image.scaled(box, box, _KEEP_ASPECT, _SMOOTH)
     return image.convertToFormat(_PIXMAP_FORMAT)
 
 

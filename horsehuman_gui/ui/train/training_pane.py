@@ -3,6 +3,13 @@
 Training runs in a Task; the core's Keras callback reports EpochMetrics and (throttled)
 BatchProgress through ``report``, which arrive here on the GUI thread. Stop sets the task's event
 directly; Keras stops after the current batch.
+
+The plot's module, and pyqtgraph with it (~0.25 s), is imported with this one, on the GUI thread
+before the window shows. It was imported in a background thread once the window showed, which
+crashed the app at start about 1 time in 13: pyqtgraph makes hundreds of Qt wrapper types, and
+PySide6 registers each in a table that the GUI thread reads without the GIL (a segfault in
+``MetaObjectBuilder::update`` while the other thread was in ``introduceWrapperType``). No Qt
+type may be made off the GUI thread.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from horsehuman_gui.ui.common.errors import show_error
 from horsehuman_gui.ui.common.settings import Settings
 from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
 from horsehuman_gui.ui.train.training_form import TrainingForm
+from horsehuman_gui.ui.train.training_plot import TrainingPlot
 from horsehuman_gui.ui.common.workers import Task
 
 logger = logging.getLogger(__name__)
@@ -63,9 +71,7 @@ class TrainingPane(QWidget):
         self.stop_button.setToolTip("Stop after the current batch; the model so far is kept")
         self.message = QLabel(objectName="trainingMessage", wordWrap=True)
         self.dataset_label = QLabel("No dataset open.", objectName="datasetSummary", wordWrap=True)
-        self._plot = None  # created after the window shows: pyqtgraph costs ~0.2 s to import
-        self._preload: Task | None = None
-        self._pyqtgraph_ready = False
+        self._plot: TrainingPlot | None = None  # made after the window shows (~35 ms)
         self._plot_holder = QWidget(objectName="plotHolder")
         QVBoxLayout(self._plot_holder).setContentsMargins(0, 0, 0, 0)
         # The text is a label above the bar: inside the bar it was cut off in a small window.
@@ -128,8 +134,6 @@ class TrainingPane(QWidget):
     def plot(self):
         """The TrainingPlot, created on first use."""
         if self._plot is None:
-            from horsehuman_gui.ui.train.training_plot import TrainingPlot
-
             self._plot = TrainingPlot()
             self._plot_holder.layout().addWidget(self._plot)
             # Made after the pane was laid out (when first shown): give the plot its share again.
@@ -140,35 +144,18 @@ class TrainingPane(QWidget):
         return self._plot
 
     def create_plot(self, then: Callable[[], None] | None = None) -> None:
-        """Import pyqtgraph in the background (the main window calls this once it is on
-        screen; importing it on the GUI thread would freeze it ~0.2 s), then make the plot on
-        the GUI thread (~35 ms), hidden, before ``then`` runs: the main window starts loading
-        TensorFlow then, which would compete with it. Made on the pane's first showing
-        instead, opening the Train tab froze the window ~60 ms (building, laying out and
-        painting it at once).
-
-        ``then`` is called on the GUI thread once the import has ended, well or not.
-        """
-        if self._pyqtgraph_ready or self._plot is not None:
-            if then is not None:
-                then()
-            return
-        if self._preload is None:
-            self._preload = Task(_import_pyqtgraph, name="import-pyqtgraph", parent=self)
-            self._preload.finished.connect(self._on_pyqtgraph_imported)
-            self._preload.start()
-        if then is not None:
-            self._preload.finished.connect(then)
-
-    def _on_pyqtgraph_imported(self) -> None:
-        self._pyqtgraph_ready = True
+        """Make the plot now, hidden (the main window calls this once it is on screen, before
+        TensorFlow starts loading, which would compete with it), then call ``then``. Made on the
+        pane's first showing instead, opening the Train tab froze the window ~60 ms (building,
+        laying out and painting it at once)."""
         if not self._closed:
             self.plot  # noqa: B018 - creates it
+        if then is not None:
+            then()
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
-        if self._plot is None and self._pyqtgraph_ready:
-            self.plot  # noqa: B018 - creates it
+        self.plot  # noqa: B018 - creates it if create_plot was not called
 
     # --- dataset -------------------------------------------------------------------------
     def set_report(self, report) -> None:
@@ -252,8 +239,6 @@ class TrainingPane(QWidget):
 
     def shutdown(self) -> None:
         self._closed = True
-        if self._preload is not None:
-            self._preload.stop_and_wait(60_000)
         self._awaiting_scan = self._awaiting_tf = None
         if self._task is not None:
             self._task.stop_and_wait(600_000)  # one batch of a big model can take seconds
@@ -443,12 +428,6 @@ class TrainingPane(QWidget):
         if task is not None:
             task.deleteLater()
         self._set_running(False)
-
-
-def _import_pyqtgraph(should_stop, report) -> None:
-    import pyqtgraph  # noqa: F401 - creates no QObject at import: safe off the GUI thread
-
-    import horsehuman_gui.ui.train.training_plot  # noqa: F401 - nor does the plot's module
 
 
 @dataclasses.dataclass(frozen=True)

@@ -118,32 +118,28 @@ def test_start_without_a_dataset_says_what_to_do(pane):
     assert not pane.is_training()
 
 
-def test_the_plot_is_made_hidden_once_pyqtgraph_loads_and_shown_with_most_of_the_room(
-        qtbot, settings, tf_loader):
+def test_create_plot_makes_it_hidden_and_shown_it_gets_most_of_the_room(qtbot, settings,
+                                                                       tf_loader):
     pane = TrainingPane(settings, tf_loader)
     qtbot.addWidget(pane)
     pane.resize(900, 600)
-    pane.create_plot()  # pyqtgraph imports in the background; the pane is hidden
-    qtbot.waitUntil(lambda: pane._pyqtgraph_ready, timeout=30_000)
+    events = []
+    pane.create_plot(then=lambda: events.append("then"))  # the pane is hidden
     assert pane._plot is not None and not pane._plot.isVisible()  # not left to the tab's opening
+    assert events == ["then"]
 
     pane.show()
-    qtbot.waitUntil(lambda: pane._plot is not None and pane._plot.isVisible(), timeout=5_000)
+    qtbot.waitUntil(lambda: pane._plot.isVisible(), timeout=5_000)
     plot_height, log_height = pane._splitter.sizes()
     assert plot_height > 3 * log_height  # the plot gets most of the room, as when made first
+    pane.create_plot(then=lambda: events.append("again"))  # made already: the same plot
+    assert events == ["then", "again"] and pane._plot is pane.plot
     pane.shutdown()
 
 
-def test_create_plot_calls_back_once_pyqtgraph_is_imported(qtbot, settings, tf_loader,
-                                                           slow_pyqtgraph_import):
-    events = slow_pyqtgraph_import
+def test_a_pane_shown_without_create_plot_makes_its_plot(qtbot, settings, tf_loader):
     pane = TrainingPane(settings, tf_loader)
     qtbot.addWidget(pane)
-    pane.create_plot(then=lambda: events.append("then"))
-    assert events == []  # not before the import has ended
-    qtbot.waitUntil(lambda: "then" in events, timeout=10_000)
-    assert events == ["pyqtgraph", "then"]
-
-    pane.create_plot(then=lambda: events.append("again"))  # already imported: at once
-    assert events == ["pyqtgraph", "then", "again"]
+    pane.show()
+    qtbot.waitUntil(lambda: pane._plot is not None and pane._plot.isVisible(), timeout=5_000)
     pane.shutdown()
