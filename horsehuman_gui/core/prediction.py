@@ -74,8 +74,8 @@ def predict_files(bundle, paths: Iterable[str | Path], batch_size: int = 32,
 
     ``bundle`` is a ``ModelBundle``; each image is decoded at the model's input size. A file
     that cannot be read gives a ``Prediction`` with ``error`` set (the reason) and the run
-    goes on. ``should_stop()`` is checked between batches; once it returns True nothing more
-    is yielded. Binary models: score of class 1 is the sigmoid output, ``threshold`` picks the
+    goes on. ``should_stop()`` is checked between batches; once it returns True no other batch
+    starts, and only the ones already in the model are yielded. Binary models: score of class 1 is the sigmoid output, ``threshold`` picks the
     label; N classes: the softmax's highest score.
     """
     if batch_size < 1:
@@ -92,7 +92,7 @@ def predict_files(bundle, paths: Iterable[str | Path], batch_size: int = 32,
         running: deque[tuple[list[Path], list, Future | None]] = deque()
         for number, batch in enumerate(batches):
             if should_stop is not None and should_stop():
-                return
+                break  # nothing more starts; the batches in the model are still given
             while len(pending) <= BATCHES_AHEAD and number + len(pending) < len(batches):
                 ahead = batches[number + len(pending)]
                 pending.append([pool.submit(array_or_reason, p, bundle.image_size) for p in ahead])

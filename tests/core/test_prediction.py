@@ -12,7 +12,8 @@ from conftest import COLOURS, write_image
 from horsehuman_gui.core import prediction
 from horsehuman_gui.core.bundle import ModelBundle
 from horsehuman_gui.core.models import keras
-from horsehuman_gui.core.prediction import Prediction, label_for, predict_files
+from horsehuman_gui.core.prediction import (FORWARDS_IN_FLIGHT, Prediction, label_for,
+                                            predict_files)
 
 
 def colour_model(classes: int):
@@ -107,7 +108,7 @@ def test_predict_files_applies_the_threshold(tmp_path):
     assert at_half.scores == strict.scores
 
 
-def test_should_stop_ends_the_run_between_batches(mixed):
+def test_should_stop_starts_no_other_batch_and_keeps_the_ones_in_the_model(mixed):
     seen = []
 
     def should_stop():
@@ -116,7 +117,10 @@ def test_should_stop_ends_the_run_between_batches(mixed):
     for result in predict_files(bundle(), mixed, batch_size=2, should_stop=should_stop):
         seen.append(result)
 
-    assert [r.path for r in seen] == mixed[:2]
+    # Asked before each batch starts: true once the first batch (2 files) came back, when the
+    # next FORWARDS_IN_FLIGHT - 1 batches were in the model already; those are not thrown away.
+    assert [r.path for r in seen] == mixed[:2 * FORWARDS_IN_FLIGHT]
+    assert len(seen) < len(mixed)
 
 
 def test_results_stream_batch_by_batch(mixed):
