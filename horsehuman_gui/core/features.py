@@ -5,8 +5,8 @@ head trains on them in milliseconds an epoch. Augmentation then means a few augm
 each training image, each passed through the backbone once and cached like the image itself.
 
 Memory stays bounded: images are decoded a few batches ahead in a thread pool (Pillow releases
-the GIL), two batches are in the backbone at once, and only the feature vectors are kept. A file that cannot be read is reported with
-its reason and left out; it never ends the run.
+the GIL), two batches are in the backbone at once, and only the feature vectors are kept. A file
+that cannot be read is reported with its reason and left out; it never ends the run.
 """
 
 from __future__ import annotations

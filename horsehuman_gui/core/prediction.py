@@ -1,8 +1,8 @@
 """Batched prediction over files and folders, results streamed as they come.
 
 Images are decoded in a thread pool (Pillow releases the GIL; large JPEGs decode at reduced
-scale) while the model runs on the previous two batches, and the model is called once per batch,
-never once per file: each ``model.predict`` call costs ~65 ms of overhead on its own.
+scale) while the model runs on the previous two batches, and the model is called once per
+batch, never once per file: each ``model.predict`` call costs ~65 ms of overhead on its own.
 
 No TensorFlow at import time: the GUI imports ``Prediction`` before TensorFlow has loaded.
 """
@@ -75,8 +75,9 @@ def predict_files(bundle, paths: Iterable[str | Path], batch_size: int = 32,
     ``bundle`` is a ``ModelBundle``; each image is decoded at the model's input size. A file
     that cannot be read gives a ``Prediction`` with ``error`` set (the reason) and the run
     goes on. ``should_stop()`` is checked between batches; once it returns True no other batch
-    starts, and only the ones already in the model are yielded. Binary models: score of class 1 is the sigmoid output, ``threshold`` picks the
-    label; N classes: the softmax's highest score.
+    starts, and only the ones already in the model are yielded. Binary models: score of class 1
+    is the sigmoid output, ``threshold`` picks the label; N classes: the softmax's highest
+    score.
     """
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be >= 1. Received: {batch_size!r}")

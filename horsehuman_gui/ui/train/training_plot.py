@@ -5,8 +5,9 @@ clipped to the view, so a long run stays cheap to redraw (pyqtgraph's own advice
 
 The axes (which also draw the grid) are the expensive part of a redraw (~13 ms of the ~15 ms
 each batch cost, before ``GridAxis`` made their lines opaque), and while training that is
-GUI-thread time spent fighting the training threads for the GIL. So their ranges stay put: x spans the whole run from the start, accuracy is 0-1,
-and the loss axis goes from 0 to a round number that only moves when a loss rises above it.
+GUI-thread time spent fighting the training threads for the GIL. So their ranges stay put: x
+spans the whole run from the start, accuracy is 0-1, and the loss axis goes from 0 to a round
+number that only moves when a loss rises above it.
 Unchanged axes are then drawn from a pixmap cache (~1 ms a batch).
 """
 
