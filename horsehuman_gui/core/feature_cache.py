@@ -65,6 +65,7 @@ def open_cache_db(path: Path, prepare: Callable[[sqlite3.Connection], None], nam
     with its -wal/-shm files (a stale log must not be replayed into the new one). None when
     unusable: ``name`` and ``without`` (what then happens) go into the warning."""
     for attempt in range(2):
+        db = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, timeout=10, check_same_thread=False)
@@ -73,6 +74,8 @@ def open_cache_db(path: Path, prepare: Callable[[sqlite3.Connection], None], nam
             db.execute("PRAGMA synchronous=NORMAL")
             return db
         except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
+            if db is not None:  # closed before its files go (Windows cannot remove open ones)
+                db.close()
             if attempt == 0 and path.exists():
                 logger.warning("%s %s is damaged (%s); starting a new one", name, path, exc)
                 for suffix in ("", "-wal", "-shm"):
