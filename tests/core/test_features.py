@@ -176,3 +176,23 @@ def _pixels(path):
     from horsehuman_gui.core.images import load_array
 
     return load_array(path, 32).astype(np.float32)
+
+
+def test_the_backbone_is_traced_once_and_not_kept_alive(paths):
+    import gc
+    import weakref
+
+    from horsehuman_gui.core import features
+
+    extractor = feature_extractor(build_tiny_backbone(), 32)
+    first, _ = run(paths, extractor, cache=None)
+    forward = features._compiled(extractor, 32)
+    second, _ = run(paths, extractor, cache=None)
+
+    assert features._compiled(extractor, 32) is forward  # the second run traced nothing
+    assert np.allclose(first.vectors, second.vectors)
+    alive, entries = weakref.ref(extractor), len(features._compiled_functions)
+    del extractor, forward
+    gc.collect()
+    assert alive() is None
+    assert len(features._compiled_functions) == entries - 1  # its traced functions went too
