@@ -5,6 +5,8 @@
 * ``inmemory_ips``: the default backbone's forward pass over images already decoded in memory
   (the same compiled function feature extraction uses), images per second;
 * ``files_ips``: feature extraction over the files with an empty cache (decode + forward);
+  both figures use the same compiled forward function, traced once before either is timed
+  (a one-time ~0.2 s per backbone and process: it is in ``train_cold_s``);
 * ``decode_bound_ips``: what decoding alone allows on these cores while the forward pass runs
   (``cores / (decode CPU per image + forward CPU per image)``, measured);
 * ``extract_ratio``: files_ips / min(inmemory_ips, decode_bound_ips) (target >= 0.95);
