@@ -141,7 +141,7 @@ def measure_stalls(args) -> dict[str, dict[str, float]]:
     _wait(app, lambda: window.dataset_pane.report is not None, 300, "the dataset scan")
     meter.stop()
 
-    result = _train(app, window, meter, args)
+    _train(app, window, meter, args)
     saved: list[Path] = []
     window.models.saved.connect(saved.append)
     meter.start("autosave")  # the trained model is saved in the background (a clone + h5 write)
@@ -154,15 +154,14 @@ def measure_stalls(args) -> dict[str, dict[str, float]]:
     _wait(app, lambda: opened, 600, "the model to open")
     meter.stop()
     opened.clear()  # the bench must not be what holds a model between cycles
-    _classify(app, window, meter, result, args)
+    _classify(app, window, meter, args)
     rss = [_rss_mb()]
     print(f"  GUI process resident after train + classify: {rss[0]:.0f} MB")
     for cycle in range(2, args.cycles + 1):  # nothing may accumulate over a long session
-        del result
-        result = _train(app, window, meter, args, again=True)
+        _train(app, window, meter, args, again=True)
         _wait(app, lambda: len(saved) >= cycle and not window.models.is_busy(), 600,
               "the automatic save")
-        _classify(app, window, meter, result, args)
+        _classify(app, window, meter, args)
         rss.append(_rss_mb())
         print(f"  cycle {cycle}: resident {rss[-1]:.0f} MB")
     window.close()
@@ -184,7 +183,7 @@ PHASES = ("tf_import", "scan", "train_tab", "training", "autosave", "open_model"
           "train_tab_again")
 
 
-def _train(app, window, meter, args, again: bool = False):
+def _train(app, window, meter, args, again: bool = False) -> None:
     form, pane = window.training_pane.form, window.training_pane
     form.model.setCurrentIndex(form.model.findData(args.model))
     form.patience.setValue(0)  # the run length the bench asks for
@@ -211,24 +210,21 @@ def _train(app, window, meter, args, again: bool = False):
     _wait(app, lambda: results, 3600, "training")
     meter.stop()
     pane.trained.disconnect(keep)
-    result = results[0]
+    result = results.pop()  # the bench keeps no model: the window holds what a person's would
     print(f"  trained {len(result.history)} epoch(s) in {time.perf_counter() - started:.1f} s"
           f"{' (stopped)' if result.stopped else ''}")
-    return result
 
 
-def _classify(app, window, meter, result, args) -> None:
-    from horsehuman_gui import __version__
-    from horsehuman_gui.core.bundle import ModelBundle
+def _classify(app, window, meter, args) -> None:
+    """Classify with the current model, as a person does: the trained one, or in the first
+    cycle the file just opened (the Classify tab follows the current model)."""
     from horsehuman_gui.core.files import walk_images
 
     pane = window.prediction_pane
-    bundle = ModelBundle(model=result.model, class_names=result.class_names,
-                         image_size=result.image_size, app_version=__version__)
+    assert window.models.bundle is not None and pane._bundle.model is window.models.bundle.model
     images, _ = walk_images(Path(args.data), recursive=True)
     images = sorted(images)[: args.predict_count]
     window.tabs.setCurrentWidget(pane)
-    pane.set_bundle(bundle)
     pane.add_paths(images, recursive=False)
     _wait(app, lambda: pane.model.total() >= len(images), 120, "the image listing")
 
