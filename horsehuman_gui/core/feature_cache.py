@@ -108,6 +108,7 @@ class FeatureCache:
         self.max_bytes = max_bytes
         self._db: sqlite3.Connection | None = None
         self._opened = False
+        self._bytes: int | None = None  # the vectors' size, counted once, then kept up to date
 
     def get(self, digests: Iterable[str], key: FeatureKey, copy: int) -> dict[str, np.ndarray]:
         """The cached vectors among ``digests`` (float32), marked as just used."""
@@ -145,7 +146,7 @@ class FeatureCache:
         try:
             with db:
                 db.executemany("INSERT OR REPLACE INTO features VALUES (?,?,?,?,?,?,?)", rows)
-            self._evict(db)
+            self._evict(db, sum(len(row[5]) for row in rows))
         except sqlite3.Error as exc:
             self._fail("write", exc)
 
@@ -153,9 +154,18 @@ class FeatureCache:
         if self._db is not None:
             self._db.close()
         self._db = None
+        self._bytes = None
 
-    def _evict(self, db: sqlite3.Connection) -> None:
+    def _evict(self, db: sqlite3.Connection, added: int) -> None:
+        """Past the bound, remove the least recently used entries. The total is counted over
+        the whole table once (every batch, that scan was most of a put's time in a big cache),
+        then kept by adding what each put stores; it is counted again before evicting, so an
+        entry replaced, or another process's writes, never evict more than needed."""
+        if self._bytes is not None and self._bytes + added <= self.max_bytes:
+            self._bytes += added
+            return
         total = db.execute("SELECT COALESCE(SUM(LENGTH(vector)), 0) FROM features").fetchone()[0]
+        self._bytes = total
         if total <= self.max_bytes:
             return
         excess, removed = total - int(self.max_bytes * 0.9), []
@@ -164,11 +174,12 @@ class FeatureCache:
         for *row, length in rows:
             if excess <= 0:
                 break
-            removed.append(row)
+            removed.append((*row, length))
             excess -= length
         with db:
             db.executemany("DELETE FROM features WHERE digest=? AND backbone=? AND size=? AND "
-                           "augment=? AND copy=?", removed)
+                           "augment=? AND copy=?", [row[:-1] for row in removed])
+        self._bytes = total - sum(length for *_, length in removed)
         logger.info("Feature cache over %d bytes: %d entries evicted", self.max_bytes,
                     len(removed))
 

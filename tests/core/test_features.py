@@ -172,6 +172,53 @@ def test_past_its_bound_the_least_recently_used_entries_go(tmp_path):
     assert len(kept) <= 9
 
 
+def test_the_bound_holds_over_many_puts_and_with_another_writer(tmp_path):
+    folder, vector = tmp_path / "features", np.ones(8, np.float32)
+    cache, other = FeatureCache(folder, max_bytes=10 * 32), FeatureCache(folder)
+    for number in range(25):
+        cache.put({f"d{number}": vector}, KEY, 0)
+        other.put({f"o{number}": vector}, KEY, 0)  # another process sharing the cache
+    cache.close()
+    reopened = FeatureCache(folder, max_bytes=10 * 32)
+    reopened.put({"last": vector}, KEY, 0)
+
+    mine = reopened.get([f"d{n}" for n in range(25)] + ["last"], KEY, 0)
+    theirs = reopened.get([f"o{n}" for n in range(25)], KEY, 0)
+    assert "last" in mine and len(mine) + len(theirs) <= 10  # bounded again once counted
+    assert "d24" in mine or "o24" in theirs  # the newest stay
+
+
+def test_a_put_does_not_count_the_whole_cache_again(tmp_path, monkeypatch):
+    cache, vector = FeatureCache(tmp_path / "features"), np.ones(8, np.float32)
+    cache.put({"first": vector}, KEY, 0)  # counts once
+    statements = []
+    monkeypatch.setattr(cache, "_db", _Recording(cache._db, statements))
+    for number in range(5):
+        cache.put({f"d{number}": vector}, KEY, 0)
+
+    assert not [s for s in statements if "SUM(" in s]
+
+
+class _Recording:
+    """A connection that records the SQL run through it."""
+
+    def __init__(self, db, statements):
+        self._db, self._statements = db, statements
+
+    def execute(self, sql, *args):
+        self._statements.append(sql)
+        return self._db.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._db, name)
+
+    def __enter__(self):
+        return self._db.__enter__()
+
+    def __exit__(self, *exc):
+        return self._db.__exit__(*exc)
+
+
 def _pixels(path):
     from horsehuman_gui.core.images import load_array
 
