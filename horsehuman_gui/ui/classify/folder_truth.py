@@ -30,7 +30,9 @@ def truth_of(path: Path, folder: Path | None, class_names: Sequence[str]) -> str
 
 def truths(items: Iterable, folder: Path | None, class_names: Sequence[str]) -> dict[str, str]:
     """str(path) -> class name, for the items whose folders name a class."""
-    found = {}
+    found: dict[str, str] = {}
+    if not class_names:  # no model yet: no folder can name a class
+        return found
     for item in items:
         truth = truth_of(item.path, folder, class_names)
         if truth is not None:

@@ -32,6 +32,7 @@ class ReviewBar(QWidget):
         self._folder: Path | None = None
         self._report = None
         self._truth: dict[str, str] = {}
+        self._looked_at = 0  # the model's first items whose folders were looked at
         self.score_label = QLabel(objectName="folderAccuracy")
         self.mistakes_button = QPushButton("Show mistakes", objectName="showMistakes",
                                            checkable=True,
@@ -56,8 +57,8 @@ class ReviewBar(QWidget):
         self.mistakes_button.toggled.connect(controls.show_mistakes)
         controls.filter_changed.connect(
             lambda spec: self._set_checked_quietly(spec.mistakes_only))
-        for signal in (model.modelReset, model.rowsInserted):
-            signal.connect(self.relist)
+        model.modelReset.connect(self.relist)
+        model.rowsInserted.connect(self._listed_more)
         model.dataChanged.connect(self.rescore)
 
     # --- inputs -------------------------------------------------------------------------------
@@ -71,9 +72,26 @@ class ReviewBar(QWidget):
 
     def relist(self, *args) -> None:
         """Find each listed picture's class folder again (new list, or another model)."""
-        self._truth = truths(self._model.items(), self._folder, self._model.class_names)
+        items = self._model.items()
+        self._truth = truths(items, self._folder, self._model.class_names)
+        self._looked_at = len(items)
         self._proxy.set_truth(self._truth)
         self._controls.set_mistakes_available(bool(self._truth))
+        self.rescore()
+
+    def _listed_more(self, *args) -> None:
+        """Rows shown: only pictures added since are looked at. Most inserts only show more of
+        the list (the grid fetches 500 rows at a time as it scrolls): nothing to do then; going
+        over the whole list each time held the GUI thread ~50 ms per 500 rows at 10,000."""
+        items = self._model.items()
+        if len(items) == self._looked_at:
+            return
+        found = truths(items[self._looked_at:], self._folder, self._model.class_names)
+        self._looked_at = len(items)
+        if found:
+            self._truth.update(found)
+            self._proxy.set_truth(self._truth)
+            self._controls.set_mistakes_available(True)
         self.rescore()
 
     def rescore(self, *args) -> None:

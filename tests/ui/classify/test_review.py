@@ -108,6 +108,31 @@ def test_accuracy_against_folder_names_and_the_mistakes(qtbot, pane, labelled):
     assert pane.proxy.rowCount() == 6
 
 
+def test_scrolling_a_long_list_does_not_look_at_every_folder_again(qtbot, pane, tmp_path,
+                                                                     monkeypatch):
+    from horsehuman_gui.ui.classify import review
+    from horsehuman_gui.ui.common.image_list_model import FETCH_BATCH
+
+    root = tmp_path / "many"
+    picture = _write(root / "red" / "r.png", RED)
+    for i in range(FETCH_BATCH + 10):  # more than one fetch: the grid shows 500 rows at first
+        (root / "red" / f"r{i:04}.png").write_bytes(picture.read_bytes())
+    pane.show_folder(root)
+    qtbot.waitUntil(lambda: pane.model.total() == FETCH_BATCH + 11, timeout=30_000)
+    looked_at = []
+    real = review.truths
+    monkeypatch.setattr(review, "truths", lambda items, *a: looked_at.append(len(items))
+                        or real(items, *a))
+
+    pane.model.fetchMore()  # what scrolling to the end does
+    assert pane.model.rowCount() == FETCH_BATCH + 11 and looked_at == []
+    added = _write(tmp_path / "elsewhere" / "blue" / "b.png", BLUE)
+    pane.add_paths([added], recursive=False)  # only the new picture is looked at
+    qtbot.waitUntil(lambda: pane.model.total() == FETCH_BATCH + 12, timeout=30_000)
+    assert looked_at == [1]
+    assert pane.proxy._truth[str(added)] == "blue" and pane.proxy._truth[str(picture)] == "red"
+
+
 def test_no_class_folders_no_accuracy(qtbot, pane, tmp_path):
     folder = tmp_path / "loose"
     for i in range(2):
