@@ -2,14 +2,15 @@
 
 One SQLite file in the user's cache folder (``cache_dir()``). Entries are keyed by the file's
 content (BLAKE2b), never its path or date: a changed file is a miss, a renamed or copied one a
-hit. Bounded: past ``max_bytes`` the least recently used entries go. Safe to delete at any
-time, and a damaged or unwritable cache is only a miss (logged), never an error.
+hit. Each file's digest is remembered with its state (size, modification and change times,
+inode), so a file seen unchanged is not read again to find its entries. Bounded: past
+``max_bytes`` the least recently used entries go. Safe to delete at any time, and a damaged or
+unwritable cache is only a miss (logged), never an error.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import sqlite3
@@ -32,6 +33,12 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS features (
     augment TEXT NOT NULL, copy INTEGER NOT NULL,
     vector BLOB NOT NULL, used REAL NOT NULL,
     PRIMARY KEY (digest, backbone, size, augment, copy)) WITHOUT ROWID"""
+#: A file's digest, valid while its state (``file_state``) is the one recorded. The change time
+#: moves whenever the content is written, even by a tool that puts the modification time back.
+_FILES_SCHEMA = """CREATE TABLE IF NOT EXISTS files (
+    path BLOB PRIMARY KEY, state TEXT NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID"""
+#: Bytes of BLAKE2b digest keying the entries.
+DIGEST_SIZE = 16
 
 
 def cache_dir() -> Path:
@@ -47,13 +54,15 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / APP_NAME
 
 
-def file_digest(path: str | Path) -> str:
-    """BLAKE2b (128-bit) of a file's bytes, read a block at a time."""
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def file_state(found: os.stat_result) -> tuple[int, int, int, int]:
+    """What changes whenever a file's content may have: size, modification and change times
+    (ns), inode."""
+    return found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_ino
+
+
+def _path_key(path: Path) -> bytes:
+    """A file's absolute path as bytes (any name the file system allows, UTF-8 or not)."""
+    return os.fsencode(os.path.abspath(path))
 
 
 def open_cache_db(path: Path, prepare: Callable[[sqlite3.Connection], None], name: str,
@@ -150,6 +159,40 @@ class FeatureCache:
         except sqlite3.Error as exc:
             self._fail("write", exc)
 
+    def known_digests(self, files: Iterable[tuple[Path, tuple]]) -> dict[Path, str]:
+        """For (path, ``file_state``) pairs, the digests recorded for files in that state."""
+        files = list(files)
+        db = self._connection()
+        found: dict[Path, str] = {}
+        if db is None or not files:
+            return found
+        wanted = {_path_key(path): (path, repr(tuple(state))) for path, state in files}
+        keys = list(wanted)
+        try:
+            for start in range(0, len(keys), 500):
+                part = keys[start:start + 500]
+                rows = db.execute(f"SELECT path, state, digest FROM files WHERE path IN "
+                                  f"({','.join('?' * len(part))})", part).fetchall()
+                for key, state, digest in rows:
+                    path, now = wanted[bytes(key)]
+                    if state == now:
+                        found[path] = digest
+        except sqlite3.Error as exc:
+            self._fail("read", exc)
+        return found
+
+    def remember_digests(self, files: Iterable[tuple[Path, tuple, str]]) -> None:
+        """Record (path, ``file_state`` taken before the file was read, digest) triples."""
+        db = self._connection()
+        rows = [(_path_key(path), repr(tuple(state)), digest) for path, state, digest in files]
+        if db is None or not rows:
+            return
+        try:
+            with db:
+                db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?)", rows)
+        except sqlite3.Error as exc:
+            self._fail("write", exc)
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
@@ -179,6 +222,7 @@ class FeatureCache:
         with db:
             db.executemany("DELETE FROM features WHERE digest=? AND backbone=? AND size=? AND "
                            "augment=? AND copy=?", [row[:-1] for row in removed])
+            db.execute("DELETE FROM files WHERE digest NOT IN (SELECT digest FROM features)")
         self._bytes = total - sum(length for *_, length in removed)
         logger.info("Feature cache over %d bytes: %d entries evicted", self.max_bytes,
                     len(removed))
@@ -192,6 +236,7 @@ class FeatureCache:
     def _open(self) -> sqlite3.Connection | None:
         def prepare(db: sqlite3.Connection) -> None:
             db.execute(_SCHEMA)
+            db.execute(_FILES_SCHEMA)
             db.execute("SELECT COUNT(*) FROM features").fetchone()  # damaged -> error
 
         return open_cache_db(self.path, prepare, "Feature cache", "features are not cached")

@@ -12,8 +12,10 @@ that cannot be read is reported with its reason and left out; it never ends the 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
+import stat
 import time
 import weakref
 from collections import deque
@@ -25,8 +27,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from horsehuman_gui.core.augment import augmenter
-from horsehuman_gui.core.errors import HorsehumanError, ImageError
-from horsehuman_gui.core.feature_cache import FeatureCache, FeatureKey, file_digest
+from horsehuman_gui.core.errors import HorsehumanError
+from horsehuman_gui.core.feature_cache import DIGEST_SIZE, FeatureCache, FeatureKey, file_state
 from horsehuman_gui.core.images import array_or_reason
 from horsehuman_gui.core.tfsetup import load_tensorflow
 
@@ -100,6 +102,7 @@ class _Extraction:
         self.failed: dict[Path, str] = {}
         self.total, self.done, self.computed, self._last = len(paths) * (copies + 1), 0, 0, 0.0
         self.vectors: np.ndarray | None = None
+        self.stats: list = []  # per file, ``file_state`` before it was read (with a cache)
 
     def keys(self) -> list[FeatureKey]:
         """Copy 0's key ignores the preset: the image itself is the same for every preset."""
@@ -108,7 +111,7 @@ class _Extraction:
 
     def run(self) -> Features:
         self._progress(force=True)
-        digests = self._digests()
+        digests = self._known_digests()
         have = self._cached(digests)
         todo = [i for i in range(len(self.paths))
                 if i not in self.failed and not all(h[i] for h in have)]
@@ -121,28 +124,43 @@ class _Extraction:
             np.zeros((self.copies + 1, len(self.paths), 0), np.float32)
         return Features(tuple(self.paths), vectors, ok, failed, self.computed)
 
-    def _digests(self) -> list[str | None]:
-        with ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="digest") as pool:
-            results = list(pool.map(_digest, self.paths))
+    def _known_digests(self) -> list[str | None]:
+        """The digest of each file the cache has seen unchanged (same size, dates and inode),
+        without reading it; None for the others, hashed as they are read to be decoded."""
+        digests: list[str | None] = [None] * len(self.paths)
+        if self.cache is None:  # nothing to look up: no file is hashed at all
+            return digests
+        self.stats = [_stat_or_reason(path) for path in self.paths]
+        for i, found in enumerate(self.stats):
+            if isinstance(found, str):
+                self._fail(i, found)
         self._check_stop()
-        for i, result in enumerate(results):
-            if isinstance(result, ImageError):
-                self._fail(i, result.reason)
-        return [None if isinstance(r, ImageError) else r for r in results]
+        known = self.cache.known_digests(
+            [(path, found) for path, found in zip(self.paths, self.stats)
+             if not isinstance(found, str)])
+        return [known.get(path) for path in self.paths]
 
     def _cached(self, digests) -> list[np.ndarray]:
         """Per copy, a bool per file: its vector is in ``self.vectors`` already."""
         have = [np.zeros(len(self.paths), dtype=bool) for _ in range(self.copies + 1)]
-        if self.cache is None:
-            return have
-        for copy, key in enumerate(self.keys()):
-            found = self.cache.get([d for d in digests if d is not None], key, copy)
-            for i, digest in enumerate(digests):
-                if digest in found:
-                    self._store(copy, [i], found[digest][None, :])
-                    have[copy][i] = True
+        if self.cache is not None:
+            self._look_up(digests, range(len(self.paths)), have)
         self.done = sum(int(h.sum()) for h in have)
         return have
+
+    def _look_up(self, digests, indices: Sequence[int], have) -> int:
+        """Fill ``have`` and the vectors from the cache for ``indices``; return how many."""
+        indices = [i for i in indices if digests[i] is not None]
+        added = 0
+        for copy, key in enumerate(self.keys()):
+            missing = [i for i in indices if not have[copy][i]]
+            found = self.cache.get([digests[i] for i in missing], key, copy) if missing else {}
+            for i in missing:
+                if digests[i] in found:
+                    self._store(copy, [i], found[digests[i]][None, :])
+                    have[copy][i] = True
+                    added += 1
+        return added
 
     def _compute(self, todo: list[int], digests, have) -> None:
         batches = [todo[i:i + self.batch_size] for i in range(0, len(todo), self.batch_size)]
@@ -158,9 +176,10 @@ class _Extraction:
                     break
                 while len(pending) <= BATCHES_AHEAD and number + len(pending) < len(batches):
                     ahead = batches[number + len(pending)]
-                    pending.append([decoders.submit(array_or_reason, self.paths[i],
-                                                    self.key.size) for i in ahead])
-                decoded = [future.result() for future in pending.popleft()]
+                    pending.append([decoders.submit(self._decode, i, digests[i] is None)
+                                    for i in ahead])
+                decoded = self._digested(batch, [f.result() for f in pending.popleft()],
+                                         digests, have)
                 for work in self._inputs(batch, decoded, have):
                     running.append((work, forwards.submit(self._forward, work[2])))
                 while len(running) >= FORWARDS_IN_FLIGHT:
@@ -172,6 +191,27 @@ class _Extraction:
         finally:  # also when cancelled: drop the decoding queued ahead
             decoders.shutdown(wait=False, cancel_futures=True)
             forwards.shutdown(wait=True, cancel_futures=True)
+
+    def _decode(self, index: int, hash_it: bool) -> tuple[np.ndarray | str, str | None]:
+        """A file's pixels (or why not) and, when asked, the digest of the bytes decoded: the
+        file is read once for both."""
+        if not hash_it or self.cache is None:
+            return array_or_reason(self.paths[index], self.key.size), None
+        digest = hashlib.blake2b(digest_size=DIGEST_SIZE)
+        pixels = array_or_reason(self.paths[index], self.key.size, digest=digest)
+        return pixels, (None if isinstance(pixels, str) else digest.hexdigest())
+
+    def _digested(self, batch: list[int], results: list, digests, have) -> list:
+        """The batch's pixels; digests made while decoding are recorded (with the file's
+        state before it was read) and looked up: a renamed or copied file needs no forward."""
+        new = [(i, digest) for i, (_, digest) in zip(batch, results) if digest is not None]
+        if new:
+            for i, digest in new:
+                digests[i] = digest
+            self.done += self._look_up(digests, [i for i, _ in new], have)
+            self.cache.remember_digests([(self.paths[i], self.stats[i], digest)
+                                         for i, digest in new])
+        return [pixels for pixels, _ in results]
 
     def _inputs(self, batch: list[int], decoded: list, have) -> list[tuple]:
         """The forward passes ``batch`` needs: (copy, indices, images) per copy not cached.
@@ -260,8 +300,13 @@ def _compiled(extractor, size: int):
 _compiled_functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _digest(path: Path) -> str | ImageError:
+def _stat_or_reason(path: Path) -> tuple[int, int, int, int] | str:
+    """What says a file is unchanged since its digest was made, or why it cannot be read."""
     try:
-        return file_digest(path)
+        found = os.stat(path)
     except OSError as exc:
-        return ImageError(f"cannot read: {exc.strerror or exc}".lower())
+        return f"cannot read: {exc.strerror or exc}".lower()
+    if not stat.S_ISREG(found.st_mode):
+        return "is a folder, not a file" if stat.S_ISDIR(found.st_mode) else \
+            "not a regular file"
+    return file_state(found)

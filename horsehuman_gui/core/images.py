@@ -191,16 +191,39 @@ def _open_regular_file(path: Path) -> BinaryIO:
 
 
 def _open(path: str | Path, size: tuple[int, int] | None,
-          finish: Callable[[Image.Image], Image.Image]) -> Image.Image:
-    """Open, decode and ``finish`` inside the file's lifetime; every failure -> ImageError."""
+          finish: Callable[[Image.Image], Image.Image], digest=None) -> Image.Image:
+    """Open, decode and ``finish`` inside the file's lifetime; every failure -> ImageError.
+    ``digest`` (a ``hashlib`` object) is given every byte of the file."""
     path = Path(path)
     with _open_regular_file(path) as handle:
+        if digest is not None:
+            handle = _digested(handle, digest, path)
         try:
             with Image.open(_lean_jpeg(handle)) as img:
                 fast = _fast_png(img, handle)
                 return finish(fast if fast is not None else _decode(img, size))
         except Exception as exc:
             raise _decode_failure(exc) from exc
+
+
+#: Files up to this size are read into memory once, for their digest and their decoding.
+_READ_WHOLE_BYTES = 64 * 2**20
+
+
+def _digested(handle: BinaryIO, digest, path: Path) -> BinaryIO:
+    """``handle``'s bytes given to ``digest``; what to decode from: the bytes read (one read
+    for both), or for a very large file ``handle`` again, from its start."""
+    try:
+        if os.fstat(handle.fileno()).st_size <= _READ_WHOLE_BYTES:
+            data = handle.read()
+            digest.update(data)
+            return io.BytesIO(data)
+        for block in iter(lambda: handle.read(2**20), b""):
+            digest.update(block)
+        handle.seek(0)
+        return handle
+    except OSError as exc:
+        raise ImageError(_os_error_reason(exc, path)) from exc
 
 
 #: libspng through imagecodecs (optional, see ``_spng``): ~30% less CPU than Pillow for a PNG
@@ -334,13 +357,14 @@ def _metadata_kind(head: bytes) -> str | None:
     return "other"
 
 
-def open_rgb(path: str | Path, size: tuple[int, int] | None = None) -> Image.Image:
+def open_rgb(path: str | Path, size: tuple[int, int] | None = None, digest=None) -> Image.Image:
     """Open ``path`` as an upright RGB ``Image``; raise ``ImageError(reason)`` if unusable.
 
     ``size`` is (width, height), a hint only: JPEGs then decode at reduced scale (draft mode)
     to the smallest scale that is still at least ``size``; the result is not resized.
+    ``digest`` (a ``hashlib`` object) is given the file's bytes as they are read.
     """
-    return _open(path, size, _upright_rgb)
+    return _open(path, size, _upright_rgb, digest)
 
 
 def _pair(size: int | tuple[int, int]) -> tuple[int, int]:
@@ -352,25 +376,27 @@ def _pair(size: int | tuple[int, int]) -> tuple[int, int]:
     return tuple(size)
 
 
-def load_array(path: str | Path, size: int | tuple[int, int] | None = None) -> np.ndarray:
+def load_array(path: str | Path, size: int | tuple[int, int] | None = None,
+               digest=None) -> np.ndarray:
     """Decode ``path`` to a uint8 array (H, W, 3); raise ``ImageError(reason)`` if unusable.
 
     ``size`` (an int for a square, or (width, height)) resizes exactly to that, bilinear,
     ignoring aspect ratio as Keras's ``image_dataset_from_directory`` does. Thread-safe.
+    ``digest``: as ``open_rgb``'s.
     """
     target = None if size is None else _pair(size)
-    img = open_rgb(path, target)
+    img = open_rgb(path, target, digest)
     if target is not None and img.size != target:
         img = img.resize(target, Image.Resampling.BILINEAR, reducing_gap=3.0)
     return np.asarray(img, dtype=np.uint8)
 
 
-def array_or_reason(path: str | Path, size: int | tuple[int, int] | None = None
-                    ) -> np.ndarray | str:
+def array_or_reason(path: str | Path, size: int | tuple[int, int] | None = None,
+                    digest=None) -> np.ndarray | str:
     """``load_array``'s pixels, or the reason ``path`` cannot be used; never raises, since one
     bad file in a folder is normal (an unexpected decoder failure is logged with its trace)."""
     try:
-        return load_array(path, size)
+        return load_array(path, size, digest)
     except ImageError as exc:
         return exc.reason
     except Exception as exc:  # an unexpected decoder failure must not end the whole run

@@ -61,6 +61,72 @@ def test_a_changed_file_is_computed_again(paths, extractor):
     np.testing.assert_allclose(second.vectors[0, 1:], first.vectors[0, 1:], rtol=1e-6)
 
 
+def test_a_file_seen_unchanged_is_not_read_again(paths, extractor, monkeypatch):
+    import builtins
+    import os
+
+    run(paths, extractor)
+    opened, names = [], {str(p) for p in paths}
+    real_open, real_os_open = builtins.open, os.open
+    monkeypatch.setattr(builtins, "open", lambda f, *a, **k: (
+        str(f) in names and opened.append(f)) or real_open(f, *a, **k))
+    monkeypatch.setattr(os, "open", lambda f, *a, **k: (
+        str(f) in names and opened.append(f)) or real_os_open(f, *a, **k))
+
+    second, _ = run(paths, extractor)
+
+    assert second.computed == 0 and second.ok.all() and opened == []
+
+
+def test_a_file_rewritten_with_its_size_and_date_put_back_is_computed_again(paths, extractor):
+    import os
+
+    first, _ = run(paths, extractor)
+    before = os.stat(paths[0])
+    write_image(paths[0], (250, 250, 0), seed=99)
+    paths[0].write_bytes(paths[0].read_bytes()[:before.st_size].ljust(before.st_size, b"\0"))
+    os.utime(paths[0], ns=(before.st_atime_ns, before.st_mtime_ns))  # as a sync tool may
+    assert os.stat(paths[0]).st_size == before.st_size
+
+    second, _ = run(paths, extractor)
+
+    assert second.computed == 1
+    assert not np.allclose(second.vectors[0, 0], first.vectors[0, 0])
+
+
+def test_a_copy_elsewhere_is_read_once_and_not_computed(paths, extractor, tmp_path):
+    run(paths, extractor)
+    copy = tmp_path / "copy.png"
+    copy.write_bytes(paths[0].read_bytes())
+
+    again, _ = run([copy], extractor)
+
+    assert again.computed == 0 and again.ok.all()
+
+
+def test_without_a_cache_no_file_is_hashed(paths, extractor, monkeypatch):
+    from horsehuman_gui.core import features
+
+    monkeypatch.setattr(features.hashlib, "blake2b", None)  # any call would fail
+
+    result, _ = run(paths, extractor, cache=None)
+
+    assert result.computed == 10 and result.ok.all()
+
+
+def test_a_fifo_among_the_files_is_a_reason_not_a_hang(paths, extractor, tmp_path):
+    import os
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this system")
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+
+    result, _ = run([*paths, fifo], extractor)
+
+    assert result.failed == {fifo: "not a regular file"} and result.ok.sum() == 10
+
+
 def test_another_backbone_or_size_is_another_entry(paths, extractor):
     run(paths, extractor)
 
