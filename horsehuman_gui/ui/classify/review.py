@@ -58,7 +58,7 @@ class ReviewBar(QWidget):
         controls.filter_changed.connect(
             lambda spec: self._set_checked_quietly(spec.mistakes_only))
         model.modelReset.connect(self.relist)
-        model.rowsInserted.connect(self._listed_more)
+        model.items_added.connect(self._listed_more)
         model.dataChanged.connect(self.rescore)
 
     # --- inputs -------------------------------------------------------------------------------
@@ -80,9 +80,10 @@ class ReviewBar(QWidget):
         self.rescore()
 
     def _listed_more(self, *args) -> None:
-        """Rows shown: only pictures added since are looked at. Most inserts only show more of
-        the list (the grid fetches 500 rows at a time as it scrolls): nothing to do then; going
-        over the whole list each time held the GUI thread ~50 ms per 500 rows at 10,000."""
+        """Pictures appended: only they are looked at. (This ran on every rows-inserted signal,
+        over the whole list: the grid shows 500 more rows at a time as it scrolls, which held
+        the GUI thread ~50 ms a time at 10,000 files; and pictures appended beyond the rows
+        shown were not counted until the grid scrolled to them.)"""
         items = self._model.items()
         if len(items) == self._looked_at:
             return

@@ -14,7 +14,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
 
 from horsehuman_gui.ui.common import qt_compat  # noqa: F401 - PySide6 6.12 refcount workaround
 from horsehuman_gui.ui.common.image_items import (SORT_KEYS, ImageItem, class_index, confidence,
@@ -51,6 +51,10 @@ RESULT_ROLES = [Roles.ITEM, Roles.LABEL, Roles.CONFIDENCE, Roles.ERROR, Roles.CL
 
 class ImageListModel(QAbstractListModel):
     """Flat list of ImageItems; ``loader`` (a ThumbnailLoader or None) supplies decorations."""
+
+    #: Items were appended (how many). Rows show a batch at a time as the view scrolls, so
+    #: rowsInserted comes for items revealed, and not for items added beyond what is shown.
+    items_added = Signal(int)
 
     def __init__(self, loader=None, parent: QObject | None = None):
         super().__init__(parent)
@@ -122,7 +126,10 @@ class ImageListModel(QAbstractListModel):
         self._extend(items)
         if self._shown == before:  # everything was visible: show the new ones' first batch
             self._show_up_to(before + FETCH_BATCH)
-        return len(self._items) - before
+        added = len(self._items) - before
+        if added:
+            self.items_added.emit(added)
+        return added
 
     def fetch_all(self) -> None:
         """Make every row visible (sorting or filtering a partial list would mislead)."""

@@ -124,6 +124,8 @@ def test_scrolling_a_long_list_does_not_look_at_every_folder_again(qtbot, pane, 
     monkeypatch.setattr(review, "truths", lambda items, *a: looked_at.append(len(items))
                         or real(items, *a))
 
+    assert pane.model.rowCount() == FETCH_BATCH  # the rest shows as the grid scrolls...
+    assert pane.proxy._truth[str(root / "red" / f"r{FETCH_BATCH + 9:04}.png")] == "red"  # ...counted
     pane.model.fetchMore()  # what scrolling to the end does
     assert pane.model.rowCount() == FETCH_BATCH + 11 and looked_at == []
     added = _write(tmp_path / "elsewhere" / "blue" / "b.png", BLUE)
@@ -131,6 +133,20 @@ def test_scrolling_a_long_list_does_not_look_at_every_folder_again(qtbot, pane, 
     qtbot.waitUntil(lambda: pane.model.total() == FETCH_BATCH + 12, timeout=30_000)
     assert looked_at == [1]
     assert pane.proxy._truth[str(added)] == "blue" and pane.proxy._truth[str(picture)] == "red"
+
+
+def test_pictures_added_beyond_the_rows_shown_are_counted(qtbot, pane, tmp_path):
+    from horsehuman_gui.ui.common.image_list_model import FETCH_BATCH
+
+    picture = _write(tmp_path / "first" / "red" / "r.png", RED)
+    pane.add_paths([picture.parent.parent], recursive=True)
+    qtbot.waitUntil(lambda: pane.model.total() == 1, timeout=30_000)
+    pane.model.add_images([tmp_path / f"x{i}.png" for i in range(FETCH_BATCH + 10)])
+    late = tmp_path / "second" / "blue" / "late.png"
+    pane.model.add_images([late])  # beyond the rows shown: no rows are inserted for it
+
+    assert pane.model.rowCount() == FETCH_BATCH + 1 and pane.model.total() == FETCH_BATCH + 12
+    assert pane.proxy._truth[str(late)] == "blue"
 
 
 def test_no_class_folders_no_accuracy(qtbot, pane, tmp_path):
