@@ -66,6 +66,12 @@ class ResultControls(QWidget):
         super().resizeEvent(event)
         self._reflow(event.size().width())
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """A hidden tab already has its size: shown without a resize, it would keep the one
+        row ``set_classes`` made while hidden (combo boxes cut short in a 1200 px window)."""
+        super().showEvent(event)
+        self._reflow(self.width())
+
     def _reflow(self, width: int) -> None:
         """As many groups on a row as fit in ``width``, the rest on the next rows: in a small
         window the row wraps instead of cutting its combo boxes short."""

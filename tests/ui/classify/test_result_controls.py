@@ -38,3 +38,30 @@ def test_sort_offers_least_confident_first(qtbot):
     with qtbot.waitSignal(controls.sort_changed) as blocker:
         controls.sort.setCurrentIndex(controls.sort.findText("Least confident first"))
     assert blocker.args == ["least_confident"]
+
+
+def test_classes_set_while_its_tab_is_hidden_still_wrap_when_shown(qtbot):
+    from PySide6.QtWidgets import QComboBox, QLabel, QTabWidget, QWidget
+
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
+    controls = ResultControls(0.5)
+    tabs.addTab(controls, "classify")  # the tab the last session ended on
+    other = QWidget()
+    tabs.addTab(other, "other")
+    tabs.resize(560, 200)
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    tabs.setCurrentWidget(other)
+    controls.set_classes(("horses", "humans"), binary=True)  # a model trained meanwhile
+
+    tabs.setCurrentWidget(controls)  # same size as before: no resize event
+
+    def whole():  # no label or combo box cut short
+        for kind in (QComboBox, QLabel):
+            for widget in controls.findChildren(kind):
+                if widget.isVisible():
+                    assert widget.width() >= widget.sizeHint().width(), widget.objectName()
+
+    qtbot.waitUntil(whole, timeout=2000)
+    assert len(controls._rows) == 2
