@@ -135,7 +135,7 @@ class PredictionPane(QWidget):
         self.review.attach(self.model, self.proxy, self.view, self.controls, self.tasks.run)
         self.review.status_message.connect(self.status_message)
         self.review.retrain_requested.connect(self.retrain_requested)
-        for signal in (self.model.modelReset, self.model.rowsInserted, self.proxy.rowsRemoved,
+        for signal in (self.model.modelReset, self.model.items_added, self.proxy.rowsRemoved,
                        self.proxy.rowsInserted, self.proxy.modelReset, self.proxy.layoutChanged):
             signal.connect(self._update_counts)
 

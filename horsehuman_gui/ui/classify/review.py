@@ -59,7 +59,7 @@ class ReviewBar(QWidget):
             lambda spec: self._set_checked_quietly(spec.mistakes_only))
         model.modelReset.connect(self.relist)
         model.items_added.connect(self._listed_more)
-        model.dataChanged.connect(self.rescore)
+        model.results_changed.connect(self.rescore)
 
     # --- inputs -------------------------------------------------------------------------------
     def set_folder(self, folder: Path | None) -> None:

@@ -55,6 +55,9 @@ class ImageListModel(QAbstractListModel):
     #: Items were appended (how many). Rows show a batch at a time as the view scrolls, so
     #: rowsInserted comes for items revealed, and not for items added beyond what is shown.
     items_added = Signal(int)
+    #: Results were stored, cleared or relabelled, also in rows not shown yet (which get no
+    #: dataChanged); dataChanged also comes for each thumbnail.
+    results_changed = Signal()
 
     def __init__(self, loader=None, parent: QObject | None = None):
         super().__init__(parent)
@@ -250,9 +253,12 @@ class ImageListModel(QAbstractListModel):
         self.endInsertRows()
 
     def _emit_results_changed(self, rows: list[int]) -> None:
-        rows = [r for r in rows if r < self._shown]
-        if rows:
-            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)), RESULT_ROLES)
+        if not rows:
+            return
+        shown = [r for r in rows if r < self._shown]
+        if shown:
+            self.dataChanged.emit(self.index(min(shown)), self.index(max(shown)), RESULT_ROLES)
+        self.results_changed.emit()
 
     def _decoration(self, item: ImageItem):
         if self._loader is None:

@@ -149,6 +149,25 @@ def test_pictures_added_beyond_the_rows_shown_are_counted(qtbot, pane, tmp_path)
     assert pane.proxy._truth[str(late)] == "blue"
 
 
+def test_results_in_rows_not_shown_yet_are_scored(qtbot, pane, tmp_path):
+    from horsehuman_gui.core.prediction import Prediction
+    from horsehuman_gui.ui.common.image_list_model import FETCH_BATCH
+
+    root = tmp_path / "many"
+    picture = _write(root / "red" / "r.png", RED)
+    for i in range(FETCH_BATCH + 10):
+        (root / "red" / f"r{i:04}.png").write_bytes(picture.read_bytes())
+    pane.show_folder(root)
+    qtbot.waitUntil(lambda: pane.model.total() == FETCH_BATCH + 11, timeout=30_000)
+    items = pane.model.items()
+    pane.model.apply_predictions([Prediction(i.path, "red", 0.9, (0.1, 0.9)) for i in items[:5]])
+    pane.model.apply_predictions(  # the last rows: not shown until the grid scrolls to them
+        [Prediction(i.path, "blue", 0.9, (0.9, 0.1)) for i in items[-5:]])
+
+    assert pane.model.rowCount() == FETCH_BATCH
+    assert pane.review.score_text() == "Accuracy against the folder names: 50.0% (5 of 10)"
+
+
 def test_no_class_folders_no_accuracy(qtbot, pane, tmp_path):
     folder = tmp_path / "loose"
     for i in range(2):
