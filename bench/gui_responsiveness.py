@@ -19,8 +19,10 @@ config folder go to a temporary directory. Prints the figures, then one JSON lin
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -29,7 +31,8 @@ import time
 from pathlib import Path
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/horse-or-human/train"
-TMP = Path(tempfile.mkdtemp(prefix="hh-gui-bench-"))
+TMP = Path(tempfile.mkdtemp(prefix="hh-gui-bench-"))  # settings and saved models (~0.8 GB)
+atexit.register(shutil.rmtree, TMP, ignore_errors=True)
 
 
 def _env() -> dict[str, str]:

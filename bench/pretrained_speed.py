@@ -20,9 +20,11 @@ Runs in a temporary cache folder. Ends with one JSON line.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -37,12 +39,19 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _temporary_folder() -> str:
+    """A feature cache folder of this run's own, removed when it ends."""
+    folder = tempfile.mkdtemp(prefix="hh-pretrained-bench-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--count", type=int, default=0, help="at most this many files (0: all)")
     args = parser.parse_args()
-    os.environ["HORSEHUMAN_CACHE_DIR"] = tempfile.mkdtemp(prefix="hh-pretrained-bench-")
+    os.environ["HORSEHUMAN_CACHE_DIR"] = _temporary_folder()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(REPO))
 
@@ -91,7 +100,7 @@ def main() -> int:
     cache.close()
     assert again.computed == 0 and np.allclose(first.vectors, again.vectors)
 
-    os.environ["HORSEHUMAN_CACHE_DIR"] = tempfile.mkdtemp(prefix="hh-pretrained-bench-")
+    os.environ["HORSEHUMAN_CACHE_DIR"] = _temporary_folder()
     times = []
     for _ in range(2):  # cold, then warm
         start = time.perf_counter()
