@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import logging
 import os
-import stat
 import time
 import weakref
 from collections import deque
@@ -29,7 +28,7 @@ import numpy as np
 from horsehuman_gui.core.augment import augmenter
 from horsehuman_gui.core.errors import HorsehumanError
 from horsehuman_gui.core.feature_cache import DIGEST_SIZE, FeatureCache, FeatureKey, file_state
-from horsehuman_gui.core.images import array_or_reason
+from horsehuman_gui.core.images import array_or_reason, stat_or_reason
 from horsehuman_gui.core.tfsetup import load_tensorflow
 
 load_tensorflow()
@@ -130,7 +129,7 @@ class _Extraction:
         digests: list[str | None] = [None] * len(self.paths)
         if self.cache is None:  # nothing to look up: no file is hashed at all
             return digests
-        self.stats = [_stat_or_reason(path) for path in self.paths]
+        self.stats = [_state_or_reason(path) for path in self.paths]
         for i, found in enumerate(self.stats):
             if isinstance(found, str):
                 self._fail(i, found)
@@ -300,13 +299,7 @@ def _compiled(extractor, size: int):
 _compiled_functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _stat_or_reason(path: Path) -> tuple[int, int, int, int] | str:
+def _state_or_reason(path: Path) -> tuple[int, int, int, int] | str:
     """What says a file is unchanged since its digest was made, or why it cannot be read."""
-    try:
-        found = os.stat(path)
-    except OSError as exc:
-        return f"cannot read: {exc.strerror or exc}".lower()
-    if not stat.S_ISREG(found.st_mode):
-        return "is a folder, not a file" if stat.S_ISDIR(found.st_mode) else \
-            "not a regular file"
-    return file_state(found)
+    found = stat_or_reason(path)
+    return found if isinstance(found, str) else file_state(found)

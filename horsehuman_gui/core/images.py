@@ -177,17 +177,34 @@ def _open_regular_file(path: Path) -> BinaryIO:
     except OSError as exc:
         raise ImageError(_os_error_reason(exc, path)) from exc
     try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise ImageError("is a folder, not a file")
-        if not stat.S_ISREG(st.st_mode):
-            raise ImageError("not a regular file")
-        if st.st_size == 0:
-            raise ImageError("empty file (0 bytes)")
+        reason = _unusable_file(os.fstat(fd))
+        if reason is not None:
+            raise ImageError(reason)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
+
+
+def stat_or_reason(path: str | Path) -> os.stat_result | str:
+    """``os.stat(path)``, or why no picture can be read there (the reasons decoding gives),
+    without opening the file."""
+    try:
+        found = os.stat(path)
+    except OSError as exc:
+        return _os_error_reason(exc, Path(path))
+    reason = _unusable_file(found)
+    return found if reason is None else reason
+
+
+def _unusable_file(found: os.stat_result) -> str | None:
+    if stat.S_ISDIR(found.st_mode):
+        return "is a folder, not a file"
+    if not stat.S_ISREG(found.st_mode):
+        return "not a regular file"
+    if found.st_size == 0:
+        return "empty file (0 bytes)"
+    return None
 
 
 def _open(path: str | Path, size: tuple[int, int] | None,
