@@ -4,8 +4,8 @@ With the backbone frozen, an image's features never change, so each is computed 
 head trains on them in milliseconds an epoch. Augmentation then means a few augmented copies of
 each training image, each passed through the backbone once and cached like the image itself.
 
-Memory stays bounded: images are decoded a few batches ahead in a thread pool (Pillow releases
-the GIL), two batches are in the backbone at once, and only the feature vectors are kept. A file
+Memory stays bounded: images are decoded a few batches ahead in a thread pool, two batches are
+in the backbone at once (``core.batch_flow``), and only the feature vectors are kept. A file
 that cannot be read is reported with its reason and left out; it never ends the run.
 """
 
@@ -14,11 +14,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import os
 import time
 import weakref
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -26,6 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from horsehuman_gui.core.augment import augmenter
+from horsehuman_gui.core.batch_flow import BatchFlow
 from horsehuman_gui.core.errors import HorsehumanError
 from horsehuman_gui.core.feature_cache import DIGEST_SIZE, FeatureCache, FeatureKey, file_state
 from horsehuman_gui.core.images import array_or_reason, stat_or_reason
@@ -36,12 +34,8 @@ import tensorflow as tf  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-DECODE_THREADS = max(1, min(4, os.cpu_count() or 1))
 #: Batches decoded ahead of the one the backbone is working on.
 BATCHES_AHEAD = 4
-#: Forward passes running at once: while one batch's results come back to Python, the next
-#: batch already keeps the cores busy (~1.95 instead of ~1.8 of 2 cores in use).
-FORWARDS_IN_FLIGHT = 2
 #: Seconds between two progress reports; the last one is always made.
 PROGRESS_INTERVAL = 0.1
 
@@ -163,33 +157,18 @@ class _Extraction:
 
     def _compute(self, todo: list[int], digests, have) -> None:
         batches = [todo[i:i + self.batch_size] for i in range(0, len(todo), self.batch_size)]
-        decoders = ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="features-decode")
-        forwards = ThreadPoolExecutor(FORWARDS_IN_FLIGHT, thread_name_prefix="features-forward")
-        try:
-            pending: deque[list[Future]] = deque()
-            running: deque[tuple[tuple, Future]] = deque()
-            stopped = False
-            for number, batch in enumerate(batches):
-                stopped = self.should_stop()
-                if stopped:
-                    break
-                while len(pending) <= BATCHES_AHEAD and number + len(pending) < len(batches):
-                    ahead = batches[number + len(pending)]
-                    pending.append([decoders.submit(self._decode, i, digests[i] is None)
-                                    for i in ahead])
-                decoded = self._digested(batch, [f.result() for f in pending.popleft()],
-                                         digests, have)
-                for work in self._inputs(batch, decoded, have):
-                    running.append((work, forwards.submit(self._forward, work[2])))
-                while len(running) >= FORWARDS_IN_FLIGHT:
-                    self._finish(*running.popleft(), digests, have)
-            while running:  # also when stopped: what was computed is kept
-                self._finish(*running.popleft(), digests, have)
-            if stopped:
-                raise ExtractionCancelled()
-        finally:  # also when cancelled: drop the decoding queued ahead
-            decoders.shutdown(wait=False, cancel_futures=True)
-            forwards.shutdown(wait=True, cancel_futures=True)
+
+        def prepare(batch: list[int], results: list) -> list[tuple]:
+            decoded = self._digested(batch, results, digests, have)
+            return [(work, work[2]) for work in self._inputs(batch, decoded, have)]
+
+        flow = BatchFlow(batches, lambda i: self._decode(i, digests[i] is None), prepare,
+                         self._forward, should_stop=self.should_stop,
+                         batches_ahead=BATCHES_AHEAD, name="features")
+        for work, vectors in flow:  # also when stopped: what was computed is kept
+            self._finish(work, vectors, digests, have)
+        if flow.stopped:
+            raise ExtractionCancelled()
 
     def _decode(self, index: int, hash_it: bool) -> tuple[np.ndarray | str, str | None]:
         """A file's pixels (or why not) and, when asked, the digest of the bytes decoded: the
@@ -238,9 +217,8 @@ class _Extraction:
     def _forward(self, images) -> np.ndarray:
         return self.forward(images).numpy()
 
-    def _finish(self, work: tuple, future: Future, digests, have) -> None:
+    def _finish(self, work: tuple, vectors: np.ndarray, digests, have) -> None:
         copy, indices, _ = work
-        vectors = future.result()
         self._store(copy, indices, vectors)
         for i in indices:
             have[copy][i] = True

@@ -17,7 +17,6 @@ a core is idle), so the first epoch mostly finds its images decoded already.
 from __future__ import annotations
 
 import logging
-import os
 import weakref
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,14 +29,13 @@ from horsehuman_gui.core.tfsetup import load_tensorflow
 load_tensorflow()  # quiet start-up logs: must run before this module's own TensorFlow import
 import tensorflow as tf  # noqa: E402
 
+from horsehuman_gui.core.batch_flow import DECODE_THREADS  # noqa: E402
 from horsehuman_gui.core.dataset import LabeledImage  # noqa: E402
 from horsehuman_gui.core.errors import ImageError  # noqa: E402
 from horsehuman_gui.core.images import load_array  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-#: Decoding threads. Two cores are shared with the model; more threads only add contention.
-DECODE_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 def make_dataset(items: Sequence[LabeledImage], num_classes: int, image_size: int,

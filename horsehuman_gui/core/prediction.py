@@ -1,8 +1,8 @@
 """Batched prediction over files and folders, results streamed as they come.
 
-Images are decoded in a thread pool (Pillow releases the GIL; large JPEGs decode at reduced
-scale) while the model runs on the previous two batches, and the model is called once per
-batch, never once per file: each ``model.predict`` call costs ~65 ms of overhead on its own.
+Images are decoded in a thread pool (large JPEGs at reduced scale) while the model runs on the
+previous two batches (``core.batch_flow``), and the model is called once per batch, never once
+per file: each ``model.predict`` call costs ~65 ms of overhead on its own.
 
 No TensorFlow at import time: the GUI imports ``Prediction`` before TensorFlow has loaded.
 """
@@ -10,30 +10,23 @@ No TensorFlow at import time: the GUI imports ``Prediction`` before TensorFlow h
 from __future__ import annotations
 
 import logging
-import os
 import weakref
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from horsehuman_gui.core.batch_flow import FORWARDS_IN_FLIGHT, BatchFlow
 from horsehuman_gui.core.files import collect_images
 from horsehuman_gui.core.images import array_or_reason
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Prediction", "collect_images", "label_for", "predict_files"]
+__all__ = ["FORWARDS_IN_FLIGHT", "Prediction", "collect_images", "label_for", "predict_files"]
 
-#: Decoding threads; the model uses the cores too, so more would only contend.
-DECODE_THREADS = max(1, min(4, os.cpu_count() or 1))
 #: Batches decoded ahead of the one the model is working on.
 BATCHES_AHEAD = 2
-#: Batches in the model at once: while one batch's scores come back to Python the next one
-#: already keeps the cores busy.
-FORWARDS_IN_FLIGHT = 2
 
 # One compiled forward function per model, reused across calls (tracing costs ~1 s).
 _forward_functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -85,35 +78,22 @@ def predict_files(bundle, paths: Iterable[str | Path], batch_size: int = 32,
     batches = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
     if not batches:
         return
-    forward = _forward(bundle.model, bundle.image_size)
-    pool = ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="predict-decode")
-    forwards = ThreadPoolExecutor(FORWARDS_IN_FLIGHT, thread_name_prefix="predict-forward")
-    try:
-        pending: deque[list[Future]] = deque()
-        running: deque[tuple[list[Path], list, Future | None]] = deque()
-        for number, batch in enumerate(batches):
-            if should_stop is not None and should_stop():
-                break  # nothing more starts; the batches in the model are still given
-            while len(pending) <= BATCHES_AHEAD and number + len(pending) < len(batches):
-                ahead = batches[number + len(pending)]
-                pending.append([pool.submit(array_or_reason, p, bundle.image_size) for p in ahead])
-            decoded = [future.result() for future in pending.popleft()]
-            good = [item for item in decoded if not isinstance(item, str)]
-            running.append((batch, decoded,
-                            forwards.submit(forward, np.stack(good)) if good else None))
-            if len(running) >= FORWARDS_IN_FLIGHT:
-                yield from _predictions(*running.popleft(), bundle.class_names, threshold)
-        while running:
-            yield from _predictions(*running.popleft(), bundle.class_names, threshold)
-    finally:  # also when the caller stops iterating early: drop the decoding queued ahead
-        pool.shutdown(wait=False, cancel_futures=True)
-        forwards.shutdown(wait=True, cancel_futures=True)  # the model stays in use until then
+
+    def prepare(batch: list[Path], decoded: list) -> list[tuple]:
+        good = [item for item in decoded if not isinstance(item, str)]
+        return [((batch, decoded), np.stack(good) if good else None)]
+
+    flow = BatchFlow(batches, lambda path: array_or_reason(path, bundle.image_size), prepare,
+                     _forward(bundle.model, bundle.image_size),
+                     should_stop=should_stop or (lambda: False), batches_ahead=BATCHES_AHEAD,
+                     name="predict")
+    for (batch, decoded), outputs in flow:
+        yield from _predictions(batch, decoded, outputs, bundle.class_names, threshold)
 
 
-def _predictions(paths, decoded, scored: Future | None, class_names,
-                 threshold) -> list[Prediction]:
+def _predictions(paths, decoded, outputs, class_names, threshold) -> list[Prediction]:
     good = [i for i, item in enumerate(decoded) if not isinstance(item, str)]
-    scores = _scores(scored.result()) if scored is not None else []
+    scores = _scores(outputs) if outputs is not None else []
     by_index = dict(zip(good, scores))
     results = []
     for i, path in enumerate(paths):
