@@ -127,16 +127,22 @@ class Best:
 class KeepBest(keras.callbacks.EarlyStopping):
     """Keras's early stopping with its best weights restored when ``fit`` returns, whatever
     ended it (patience, the last epoch, or a Stop), starting from an earlier ``best`` (a
-    resumed run, or the head before fine-tuning). Epochs cut short are not counted."""
+    resumed run, or the head before fine-tuning). Epochs cut short are not counted.
+
+    The best weights are copied into arrays kept for the whole run, rewritten in place at each
+    new best. Keras's own ``restore_best_weights`` takes a fresh ``get_weights()`` list each
+    time while the last one is still held (and twice at the first epoch): two copies of the
+    weights at once, +160 MB of peak memory for the classic model."""
 
     def __init__(self, progress: ProgressCallback, monitor: str, patience: int,
                  best: Best | None = None):
-        super().__init__(monitor=monitor, patience=patience, restore_best_weights=True,
-                         mode="min")
+        super().__init__(monitor=monitor, patience=patience, mode="min")
         self.progress, self.initial = progress, best
+        self._owned = False  # whether best_weights are arrays this callback made
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
+        self._owned = False
         if self.initial is not None:
             self.best, self.best_epoch = self.initial.value, self.initial.epoch - 1
             self.best_weights = self.initial.weights
@@ -144,8 +150,32 @@ class KeepBest(keras.callbacks.EarlyStopping):
             self.wait = max(0, last - self.initial.epoch)  # finished epochs since the best
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.progress.finished:
-            super().on_epoch_end(epoch, logs)
+        if not self.progress.finished:
+            return
+        best, best_epoch = self.best, self.best_epoch
+        super().on_epoch_end(epoch, logs)
+        if self.best is not best or self.best_epoch != best_epoch:  # a new best
+            self._keep_weights()
+
+    def on_train_end(self, logs=None):
+        super().on_train_end(logs)
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+    def _keep_weights(self) -> None:
+        """Copy the model's weights into ``best_weights``: in place when the arrays there are
+        this callback's (an earlier ``Best``'s are left as they are)."""
+        import numpy as np
+
+        weights = self.model.weights
+        if not self._owned:
+            self.best_weights = None  # let an earlier list go before making the new one
+            self.best_weights = [np.empty(tuple(w.shape), w.dtype) for w in weights]
+            self._owned = True
+        for array, weight in zip(self.best_weights, weights):
+            # TensorFlow's read of the variable, seen by numpy without a copy: one copy in all,
+            # into ``array`` (``weight.numpy()`` and ``convert_to_tensor`` make a second one).
+            np.copyto(array, np.asarray(weight.value.read_value()))
 
     def result(self, phase: str, previous: Best | None) -> Best | None:
         """The best epoch after this ``fit`` (``previous`` if none was better)."""

@@ -216,11 +216,14 @@ class _KernelUpdate:
     The kernel's gradient is ``inputs^T @ grads_z``; its rows ``r0:r1`` need only the columns
     ``r0:r1`` of ``inputs``, so the whole gradient never exists. Each block repeats
     ``RMSprop.update_step``'s element-wise arithmetic (same operations, same order, same float32
-    constants) and writes the block's new velocity and increment into two whole-size buffers,
-    which then replace the velocity and are subtracted from the kernel: two kernel-sized
-    temporaries instead of Keras's gradient plus up to four. (Assigning to a slice of a variable
-    instead would switch it into TensorFlow's copy-on-read mode: every later read of the kernel
-    would copy its 160 MB.) Blocks run one after the other, so one block's temporaries are alive.
+    constants). The block's new velocity is written over its rows of the velocity in place
+    (``ResourceGather`` / ``ResourceScatterUpdate``), and its increment into one whole-size
+    buffer, which is then subtracted from the kernel: one kernel-sized temporary instead of
+    Keras's gradient plus up to four. The kernel itself cannot be updated by rows: a row write
+    switches a variable into TensorFlow's copy-on-read mode, where every read copies it whole
+    (160 MB per forward pass for the kernel). The velocity takes that mode harmlessly: it is
+    only read here, by rows, which copies nothing. Blocks run one after the other, so one
+    block's temporaries are alive.
     """
 
     def __init__(self, optimizer, kernel, velocity, block_rows: int):
@@ -253,23 +256,25 @@ class _KernelUpdate:
         """Update the kernel from ``inputs`` (B, rows) and ``grads_z`` (B, units)."""
         rho, epsilon = self.optimizer.rho, self.optimizer.epsilon
         lr = tf.cast(self.optimizer.learning_rate, self.kernel.dtype)
-        kernel, velocity = self.kernel.value, self.velocity.value
+        kernel, velocity = self.kernel.value, self.velocity.value.handle
         total = self.kernel.shape[0]
         with tf.control_dependencies([inputs, grads_z]):  # not while the slices run
-            new_velocity = tf.raw_ops.Empty(shape=self.kernel.shape, dtype=self.kernel.dtype)
             increment = tf.raw_ops.Empty(shape=self.kernel.shape, dtype=self.kernel.dtype)
+        written = []
         for start in range(0, total, self.block_rows):
             stop = min(start + self.block_rows, total)
-            with tf.control_dependencies([new_velocity, increment]):  # one block at a time
-                gradient = tf.matmul(inputs[:, start:stop], grads_z, transpose_a=True)
-                block = tf.add(tf.multiply(rho, velocity[start:stop]),
-                               tf.multiply(1 - rho, tf.square(gradient)))
-                step = tf.divide(tf.multiply(lr, gradient), tf.sqrt(tf.add(block, epsilon)))
+            with tf.control_dependencies([increment, *written]):  # one block at a time
                 rows = tf.range(start, stop)
-                new_velocity = tf.raw_ops.InplaceUpdate(x=new_velocity, i=rows, v=block)
+                gradient = tf.matmul(inputs[:, start:stop], grads_z, transpose_a=True)
+                old = tf.raw_ops.ResourceGather(resource=velocity, indices=rows,
+                                                dtype=self.kernel.dtype)
+                block = tf.add(tf.multiply(rho, old), tf.multiply(1 - rho, tf.square(gradient)))
+                step = tf.divide(tf.multiply(lr, gradient), tf.sqrt(tf.add(block, epsilon)))
+                written = [tf.raw_ops.ResourceScatterUpdate(resource=velocity, indices=rows,
+                                                            updates=block)]
                 increment = tf.raw_ops.InplaceUpdate(x=increment, i=rows, v=step)
-        assigned = velocity.assign(new_velocity)
-        return [assigned, kernel.assign_sub(increment)]
+        with tf.control_dependencies(written):
+            return [kernel.assign_sub(increment)]
 
 
 @tf.custom_gradient

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -112,6 +112,7 @@ class ImageSource:
         self.epoch_fn = epoch
         self.passes = 0
         self.failed: dict[int, str] = {}  # index -> reason, dropped from every later epoch
+        self.released = False
         self.cache = self._allocate_cache(cache_budget_bytes)
         self.cached = np.zeros(len(self.paths), dtype=bool)
         self.filling: dict[int, Future] = self._start_filling() if self.caching else {}
@@ -119,6 +120,16 @@ class ImageSource:
     @property
     def caching(self) -> bool:
         return self.cache is not None
+
+    def release(self) -> None:
+        """The data is used for the last time: free the decoded images now, though an iterator
+        may still hold this source (Keras drops its own only when ``fit`` returns). Nothing
+        here holds a view of the cache between batches, so it goes at once. Passes started
+        after this, or resumed, yield nothing more."""
+        self.released = True
+        _cancel(list(self.filling.values()))
+        self.filling = {}
+        self.cache = None
 
     def _allocate_cache(self, budget: int) -> np.ndarray | None:
         shape = (len(self.paths), self.image_size, self.image_size, 3)
@@ -161,15 +172,20 @@ class ImageSource:
         batch: list[int] = []
         pixels: list[np.ndarray] = []
         for index, array in self._decoded(order):
-            if self.should_stop is not None and self.should_stop():
-                return
+            if array is None or (self.should_stop is not None and self.should_stop()):
+                return  # None: released
             batch.append(index)
             pixels.append(array)
+            del array  # views of the cache: none may be held while this generator waits
             if len(batch) == self.batch_size:
-                yield np.stack(pixels), self.labels[batch]
-                batch, pixels = [], []
+                images = np.stack(pixels)
+                pixels.clear()
+                yield images, self.labels[batch]
+                batch = []
         if batch:
-            yield np.stack(pixels), self.labels[batch]
+            images = np.stack(pixels)
+            pixels.clear()
+            yield images, self.labels[batch]
 
     def _decoded(self, order: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         """(index, pixels) in ``order``, decoding a few images ahead in a thread pool.
@@ -185,12 +201,23 @@ class ImageSource:
                 while position < len(order) and len(pending) < lookahead:
                     pending.append(self._request(int(order[position]), pool))
                     position += 1
+                if self.released:
+                    return
                 index, future = pending.popleft()
-                array = self.cache[index] if future is None else future.result()
-                if array is not None:
-                    yield index, array
+                try:
+                    result = True if future is None else future.result()
+                except CancelledError:  # by ``release`` (or the source's end): nothing more
+                    return
+                if result is not None:  # else failed: its reason is recorded
+                    # A cached image's view is made in the yield, not kept in a variable of
+                    # this generator (see ``release``); None once released.
+                    yield index, (self._cached(index) if result is True else result)
         finally:  # the epoch may be abandoned (stop requested): do not decode the rest
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _cached(self, index: int) -> np.ndarray | None:
+        cache = self.cache
+        return None if cache is None else cache[index]
 
     def _request(self, index: int, pool: ThreadPoolExecutor) -> tuple[int, Future | None]:
         """(index, None) when cached, else a future for its pixels (the cache filler's if any)."""
@@ -204,17 +231,19 @@ class ImageSource:
     def _load(self, index: int) -> np.ndarray | None:
         return self._store(index, _decode(self.paths[index], self.image_size))
 
-    def _store(self, index: int, result: np.ndarray | str) -> np.ndarray | None:
-        """Keep decoded pixels (cached when caching); log and remember a failure's reason."""
+    def _store(self, index: int, result: np.ndarray | str) -> np.ndarray | bool | None:
+        """Keep decoded pixels: True once in the cache, else the pixels; None (its reason
+        logged and remembered) when the file failed."""
         if isinstance(result, str):
             self.failed[index] = result
             logger.warning("Skipped %s during training: %s", self.paths[index], result)
             return None
-        if self.caching:
-            self.cache[index] = result
+        cache = self.cache  # None once released
+        if cache is not None:
+            cache[index] = result
             self.cached[index] = True
-            return self.cache[index]
-        return result
+            return True
+        return None if self.released else result
 
 
 def _decode(path, size: int) -> np.ndarray | str:

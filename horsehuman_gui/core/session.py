@@ -66,11 +66,14 @@ class Session:
                              state.best_weights)
         load_weights(model, self.checkpoint_dir, state.weights)
 
-    def fit(self, model, data, *, phase: str, epochs: int, batches: int, **fit_options) -> None:
+    def fit(self, model, data, *, phase: str, epochs: int, batches: int,
+            release: Callable[[], None] | None = None, **fit_options) -> None:
         """``model.fit`` for ``epochs`` more epochs after those already finished (numbering
         goes on from them; a resumed phase continues where it stopped) with this run's
         callbacks. When it returns, the model holds its best epoch's weights (with early
-        stopping)."""
+        stopping). ``release`` is called once the data is used for the last time, before
+        those weights are restored: what it frees (the decoded images) makes room for the
+        restore's temporary copy of the weights."""
         if self.resuming(phase):
             start, initial = self.state.phase_start, self.state.epoch
         else:
@@ -78,6 +81,8 @@ class Session:
         end = start + epochs
         self.progress.epochs, self.progress.batches = end, max(1, batches)
         callbacks: list = [self.progress]
+        if release is not None:  # before KeepBest, whose on_train_end restores the weights
+            callbacks.append(keras.callbacks.LambdaCallback(on_train_end=lambda logs: release()))
         keep = None
         if self.config.patience > 0:
             keep = KeepBest(self.progress, self.monitor, self.config.patience, self.best)

@@ -104,12 +104,18 @@ def _train_cnn(session: Session):
                 config.batch_size, chunk)
     weights = class_weight_for([item.label for item in report.train], num_classes,
                                config.class_weights)
+
+    def release() -> None:  # the files that failed are known; the decoded images can go
+        session.skipped.update(skipped_files(sources))
+        for source in sources:
+            source.release()
+        sources.clear()
+
     with micro_batches(model, chunk):
         session.fit(model, train_ds, phase="train", epochs=config.epochs,
                     batches=math.ceil(len(report.train) / config.batch_size),
-                    validation_data=val_ds, class_weight=weights,
+                    validation_data=val_ds, class_weight=weights, release=release,
                     shuffle=False)  # the dataset reshuffles itself
-    session.skipped.update(skipped_files(sources))
     if session.progress.empty_epoch:
         raise DatasetError(f"None of the {len(report.train)} training images could be read "
                            "(each file's reason is in the log).")

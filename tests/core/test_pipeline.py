@@ -229,6 +229,29 @@ def test_a_kept_alive_source_is_freed_when_its_owner_lets_go(class_folders):
     assert list(dataset) == []  # an iterator made afterwards yields nothing, and fails nothing
 
 
+def test_release_frees_the_cache_while_an_iterator_is_still_suspended(class_folders):
+    """Keras drops its iterator only when fit returns: the decoded images must go before,
+    so that restoring the best weights does not need room beside them."""
+    import gc
+    import weakref
+
+    items = labelled(class_folders)
+    source = ImageSource(items, 2, SIZE, 4, training=True, seed=1,
+                         cache_budget_bytes=len(items) * IMAGE_BYTES)
+    for future in source.filling.values():
+        future.result(timeout=30)
+    batches = source()
+    first = next(batches)  # the generator now waits inside an epoch read from the cache
+    cache = weakref.ref(source.cache)
+
+    source.release()
+    gc.collect()
+
+    assert cache() is None
+    assert first[0].shape == (4, SIZE, SIZE, 3)  # what was handed out stays valid
+    assert list(batches) == [] and list(source()) == []  # nothing more once released
+
+
 def test_training_leaves_no_image_source_behind(class_folders):
     import gc
 
