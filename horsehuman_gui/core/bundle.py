@@ -13,14 +13,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import os
 import re
 import secrets
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 from horsehuman_gui import __version__
 from horsehuman_gui.core import archive

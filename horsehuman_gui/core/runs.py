@@ -28,7 +28,7 @@ from typing import Any
 from horsehuman_gui import __version__
 from horsehuman_gui.core.bundle_metadata import as_dict, dataset_summary, finite_json
 from horsehuman_gui.core.errors import HorsehumanError
-from horsehuman_gui.core.paths import data_dir, models_dir
+from horsehuman_gui.core.paths import data_dir
 
 logger = logging.getLogger(__name__)
 

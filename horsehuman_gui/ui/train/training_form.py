@@ -14,8 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QSpinBox, QWidget)
 
 from horsehuman_gui.core.backbones import BACKBONES, DEFAULT_BACKBONE
-from horsehuman_gui.core.config import (AUGMENT_PRESETS, AUTO_BATCH, CLASS_WEIGHT_MODES, FEW_STEPS,
-                                        MODEL_NAMES, TrainConfig, defaults_for,
+from horsehuman_gui.core.config import (AUTO_BATCH, FEW_STEPS, TrainConfig, defaults_for,
                                         fitted_batch_size)
 from horsehuman_gui.core.dataset import IMBALANCE_RATIO
 from horsehuman_gui.ui.common.settings import Settings

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import Qt
 
 from horsehuman_gui.ui.classify.folder_truth import truth_of
 from horsehuman_gui.ui.classify.prediction_pane import PredictionPane

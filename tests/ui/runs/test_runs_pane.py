@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QMessageBox
 
 from horsehuman_gui.core.config import EpochMetrics, TrainConfig, TrainResult
 from horsehuman_gui.core.dataset import scan_dataset
