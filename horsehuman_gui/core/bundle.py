@@ -13,10 +13,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import os
 import re
 import secrets
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable
@@ -38,8 +39,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "KERAS_TEMP_PREFIX", "METADATA_MEMBER", "ModelBundle",
            "SavedModel", "autosave_bundle", "autosave_path", "autosave_stem",
-           "bundle_from_result", "dataset_summary", "load_bundle", "open_model", "save_bundle",
-           "save_with_fallback"]
+           "SetAside", "bundle_from_result", "dataset_summary", "file_state", "load_bundle",
+           "open_model", "save_bundle", "save_with_fallback", "set_aside", "with_model"]
 
 
 def bundle_from_result(result, evaluation=None, dataset=None) -> ModelBundle:
@@ -88,7 +89,7 @@ def _save(bundle: ModelBundle, names: Iterable[Path], overwrite: bool) -> Path:
     except OSError as exc:
         raise ModelFileError(f"Could not save the model to {first}: {_reason(exc)}") from exc
     try:
-        _write_model(bundle.model, temp)
+        _write_model(with_model(bundle).model, temp)
         _add_metadata(temp, bundle)
         flush_file(temp)
         path = _publish_first(temp, itertools.chain([first], names), overwrite)
@@ -229,6 +230,7 @@ def load_bundle(path: str | Path, class_names: tuple[str, ...] | None = None) ->
     input size is read from the model. Keras safe mode stays on.
     """
     path = Path(path)
+    state = file_state(path)  # before reading: a change during the read then shows later
     archive.check_archive(path, max_bytes=MAX_MODEL_BYTES)  # read here: tests lower it
     metadata = read_metadata(path)
     model = _load_model(path)
@@ -249,7 +251,7 @@ def load_bundle(path: str | Path, class_names: tuple[str, ...] | None = None) ->
     return ModelBundle(model=model, class_names=names, image_size=image_size,
                        app_version=str(metadata.get("app_version", "unknown")), path=path,
                        warnings=tuple(warnings), created=metadata.get("created"),
-                       **story_from(metadata, path.name))
+                       file_state=state, **story_from(metadata, path.name))
 
 
 def _load_model(path: Path):
@@ -274,3 +276,51 @@ def open_model(path: str | Path, class_names: tuple[str, ...] | None = None) -> 
     if teachable.is_teachable_machine(path):
         return teachable.load_teachable_machine(path)
     return load_bundle(path, class_names=class_names)
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """What a bundle holds instead of its Keras model while the model is set aside
+    (``set_aside``): the file holding the model, and that file's ``file_state`` then."""
+
+    path: Path
+    file_state: tuple
+
+
+def file_state(path: str | Path) -> tuple | None:
+    """What tells a file apart from a rewritten one: size, modification time (ns) and inode;
+    None when it cannot be read."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+def set_aside(bundle: ModelBundle) -> ModelBundle | None:
+    """``bundle`` without its Keras model, which is read again from its file when needed
+    (``with_model``); None when the file may not hold that model: there is none, or it
+    changed since the model was read from it or written to it.
+
+    Why: TensorFlow's CPU allocator keeps its pool's high-water mark for the life of the
+    process. A model kept loaded while another trains raises that mark by its size for good
+    (the classic model: its 153 MiB kernel in a 256 MiB block). Dropped first, its memory is
+    reused by the training."""
+    if isinstance(bundle.model, SetAside):
+        return bundle
+    if bundle.path is None or bundle.file_state is None \
+            or file_state(bundle.path) != bundle.file_state:
+        return None
+    return replace(bundle, model=SetAside(Path(bundle.path), bundle.file_state))
+
+
+def with_model(bundle: ModelBundle) -> ModelBundle:
+    """``bundle`` holding its Keras model: ``bundle`` itself, or for one set aside a copy with
+    the model read again from its file (``ModelFileError`` when the file changed or went)."""
+    aside = bundle.model
+    if not isinstance(aside, SetAside):
+        return bundle
+    if file_state(aside.path) != aside.file_state:
+        raise ModelFileError(f"{aside.path.name} was changed or removed since the model was "
+                             "read from it or saved to it: open the model again.")
+    return replace(bundle, model=load_bundle(aside.path).model)

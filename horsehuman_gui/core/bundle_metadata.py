@@ -52,6 +52,8 @@ class ModelBundle:
     evaluation: dict | None = None
     #: ``bundle_metadata.dataset_summary`` of the data trained on
     dataset: dict | None = None
+    #: ``bundle.file_state`` of ``path`` when the model was read from it or written to it
+    file_state: tuple | None = None
 
     @property
     def binary(self) -> bool:

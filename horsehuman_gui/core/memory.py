@@ -8,9 +8,10 @@ step (``ReplicaContext.all_reduce`` of the gradients), and so does the sliced st
 hold the buffers of every weight and optimizer slot of the model trained: ~320 MB per run for
 the classic model at 300 px, kept after its model was dropped. Measured in one GUI session, 5
 train + classify cycles (bench/gui_responsiveness.py): 2031 -> 3290 MB resident before, 1778 ->
-2154 MB with this and ``trim_heap``; the step from the first cycle to the second is TensorFlow's
-oneDNN allocator taking a second 1 GiB region (the previous model is still in use then; its
-regions are never returned), flat after that.
+2154 MB with this and ``trim_heap``. The step from the first cycle to the second was the
+previous model, still loaded while the next one trained, raising the high-water mark of
+TensorFlow's pool, which is never returned: the GUI now sets that model aside while training
+(``core.bundle.set_aside``) and the jobs free replaced models first (``collect_dropped_models``).
 
 ``forget_custom_gradients()`` around ``model.fit`` removes the names registered inside it. Only
 the trace that registered a name looks it up, and those traces are over when ``fit`` returns,
@@ -29,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import gc
 import logging
 import sys
 
@@ -71,6 +73,18 @@ def forget_custom_gradients():
             for name in added:
                 registry.pop(name, None)
             logger.debug("forgot %d custom gradient(s) registered during training", len(added))
+
+
+def collect_dropped_models() -> None:
+    """Free now the models nothing refers to any more (a model replaced, or set aside).
+
+    A Keras model holds reference cycles, so only a cyclic collection frees it, at a moment
+    that depends on what else the process allocates. Until then its weights stay in
+    TensorFlow's pool; a training or a classification starting meanwhile puts its own peak on
+    top of them, and the pool keeps that high-water mark for the life of the process (the GUI
+    after a train + classify cycle measured 1.82 to 2.08 GB from one run to the next, with the
+    same steps). The jobs that use TensorFlow call this first, in their worker thread."""
+    gc.collect()
 
 
 def trim_heap() -> bool:

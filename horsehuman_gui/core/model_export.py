@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from horsehuman_gui import __version__
+from horsehuman_gui.core.bundle import with_model
 from horsehuman_gui.core.errors import HorsehumanError
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def export_model(bundle, out: str | Path, format: str, *, quantize: bool = False
     temp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
     try:
         temp.mkdir()
+        bundle = with_model(bundle)  # read again from its file if it was set aside
         model_path = _write(bundle, temp, format, quantize)
         _write_labels(temp / LABELS_FILE, bundle.class_names)
         _write_info(temp / INFO_FILE, bundle, format, quantize, model_path)

@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from horsehuman_gui.core.batch_flow import FORWARDS_IN_FLIGHT, BatchFlow
+from horsehuman_gui.core.bundle import with_model
 from horsehuman_gui.core.files import collect_images
 from horsehuman_gui.core.images import array_or_reason
 
@@ -78,6 +79,7 @@ def predict_files(bundle, paths: Iterable[str | Path], batch_size: int = 32,
     batches = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
     if not batches:
         return
+    bundle = with_model(bundle)  # read again from its file if it was set aside
 
     def prepare(batch: list[Path], decoded: list) -> list[tuple]:
         good = [item for item in decoded if not isinstance(item, str)]

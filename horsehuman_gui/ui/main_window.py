@@ -200,6 +200,9 @@ class MainWindow(QMainWindow):
         self.training_pane.startable_changed.connect(lambda startable: self.train_action.setEnabled(
             startable and not self.training_pane.is_training()))
         self.models.bundle_changed.connect(self._bundle_changed)
+        self.models.bundle_replaced.connect(self.prediction_pane.replace_bundle)
+        self.models.bundle_replaced.connect(self.evaluate_pane.replace_bundle)
+        self.training_pane.launching.connect(self.models.set_aside)
         self.runs_pane.status_message.connect(self.show_status)
         self.runs_pane.open_model_requested.connect(self.open_model)
         self.dataset_pane.report_changed.connect(self.runs_pane.set_report)
@@ -315,6 +318,7 @@ class MainWindow(QMainWindow):
         self.stop_training_action.setEnabled(running)
         if running:
             return
+        self.models.take_back()  # a run that failed left the model set aside: read it again
         if self._closing_after_training:  # the model is kept (its save runs): close now
             QTimer.singleShot(0, self.close)
         elif self._pending_dataset is not None:

@@ -347,3 +347,44 @@ def test_the_dataset_root_is_stored_absolute(split_folders, monkeypatch):
 
     monkeypatch.chdir(split_folders.parent)
     assert dataset_summary(scan_dataset(split_folders.name))["root"] == str(split_folders)
+
+
+def test_a_model_set_aside_is_read_back_from_its_file_when_needed(trained, tmp_path):
+    """While another model trains, the current one leaves memory; whatever needs it reads
+    it again from its file, which must be the one it came from."""
+    import gc
+    import weakref
+
+    from horsehuman_gui.core.bundle import SetAside, set_aside, with_model
+    from horsehuman_gui.core.prediction import predict_files
+    from PIL import Image
+
+    path = save_bundle(bundle_of(trained), tmp_path / "m.keras")
+    loaded = load_bundle(path)
+    assert loaded.file_state is not None
+    model = weakref.ref(loaded.model)
+
+    aside = set_aside(loaded)
+    del loaded
+    gc.collect()
+
+    assert isinstance(aside.model, SetAside) and model() is None  # its memory can go
+    assert aside.class_names == ("blue", "red") and aside.path == path
+    assert set_aside(aside) is aside
+    back = with_model(aside)
+    np.testing.assert_allclose(np.asarray(back.model(PIXELS, training=False)),
+                               np.asarray(trained(PIXELS, training=False)), rtol=1e-6)
+    assert with_model(back) is back
+    image = tmp_path / "x.png"
+    Image.fromarray(PIXELS[0]).save(image)
+    (prediction,) = predict_files(aside, [image])  # classifying reads it back by itself
+    assert prediction.error is None and prediction.label in ("blue", "red")
+    copy = save_bundle(aside, tmp_path / "copy.keras")  # and so does saving it elsewhere
+    assert load_bundle(copy).class_names == ("blue", "red")
+
+    save_bundle(bundle_of(trained, ("cats", "dogs")), path)  # the file is rewritten meanwhile
+    with pytest.raises(ModelFileError, match="changed or removed"):
+        with_model(aside)
+    assert set_aside(bundle_of(trained)) is None  # never saved: nothing to read it back from
+    stale = dataclasses.replace(load_bundle(copy), file_state=(1, 2, 3))
+    assert set_aside(stale) is None  # not the file the model was read from: kept in memory

@@ -76,9 +76,10 @@ def listed_text(listing: Listing) -> str:
 def classify_job(bundle, paths: Sequence[Path], threshold: float, batch_size: int = CLASSIFY_BATCH):
     """Task fn: reports a tuple of Predictions per batch; returns True if it was stopped."""
     def run(should_stop, report):
-        from horsehuman_gui.core.memory import trim_heap
+        from horsehuman_gui.core.memory import collect_dropped_models, trim_heap
         from horsehuman_gui.core.prediction import predict_files  # TensorFlow is loaded by now
 
+        collect_dropped_models()  # a model just replaced: its memory first, not beside ours
         batch = []
         try:
             for prediction in predict_files(bundle, list(paths), batch_size=batch_size,

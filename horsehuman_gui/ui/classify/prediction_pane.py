@@ -164,6 +164,12 @@ class PredictionPane(QWidget):
         self._update_actions()
         self._update_preview()
 
+    def replace_bundle(self, old, new) -> None:
+        """``new`` holds the same model as ``old`` another way (set aside while another
+        trains, or read back): use it if ``old`` is in use, keeping every result."""
+        if self._bundle is old:
+            self._bundle = new
+
     def add_paths(self, paths: list[Path], recursive: bool) -> None:
         """Add files and folders (expanded off the GUI thread) to what is listed."""
         self._folder = None  # the list is no longer one folder's: sub-folders toggle leaves it

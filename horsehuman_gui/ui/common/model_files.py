@@ -27,6 +27,8 @@ class ModelFiles(QObject):
     """Owns the current ``ModelBundle``; ``bundle_changed`` fires when it is replaced."""
 
     bundle_changed = Signal(object)  # ModelBundle
+    #: (old, new): the same model held another way (set aside, or read back); nothing to reset
+    bundle_replaced = Signal(object, object)
     opened = Signal(object)  # ModelBundle loaded from a file (after bundle_changed)
     saved = Signal(object)  # Path written
     run_recorded = Signal()  # a training run's record was written (see core.runs)
@@ -99,6 +101,38 @@ class ModelFiles(QObject):
             return
         self.run_recorded.emit()
 
+    def set_aside(self) -> None:
+        """Drop the current model's Keras object while another one trains (see
+        ``core.bundle.set_aside``); anything that needs it reads it again from its file. Kept
+        when no unchanged file holds it (a model whose save failed, say)."""
+        if self._bundle is None:
+            return
+        from horsehuman_gui.core.bundle import set_aside
+
+        aside = set_aside(self._bundle)
+        if aside is not None and aside is not self._bundle:
+            self._replace(aside)
+
+    def take_back(self) -> None:
+        """Read a model set aside back from its file (training ended without a new one), in
+        the background; a failure only says so: using the model then reports the reason."""
+        from horsehuman_gui.core.bundle import SetAside
+
+        bundle = self._bundle
+        if self._closed or bundle is None or not isinstance(bundle.model, SetAside):
+            return
+        task = Task(_with_model_task(bundle), name="read-model-back", parent=self)
+        task.result.connect(lambda back: self._bundle is bundle and self._replace(back))
+        task.failed.connect(lambda message, details: self.status_message.emit(
+            f"Could not read the model back from {bundle.path.name}: {message}"))
+        task.finished.connect(lambda: self._forget(task))
+        self._tasks.append(task)
+        task.start()
+
+    def _replace(self, bundle) -> None:
+        old, self._bundle = self._bundle, bundle
+        self.bundle_replaced.emit(old, bundle)
+
     def is_busy(self) -> bool:
         return any(task.is_running() for task in self._tasks)
 
@@ -137,9 +171,12 @@ class ModelFiles(QObject):
                                  f"{', '.join(bundle.class_names)}, {bundle.image_size} px{note}")
 
     def _on_saved(self, bundle, path: Path) -> None:
+        from horsehuman_gui.core.bundle import file_state
+
         self._settings.add_recent("recent/models", path)
         if self._bundle is bundle:  # not replaced by another model while saving
-            self._bundle = dataclasses.replace(self._bundle, path=Path(path))
+            self._bundle = dataclasses.replace(self._bundle, path=Path(path),
+                                               file_state=file_state(path))
         self.status_message.emit(f"Model saved to {path}")
         self.saved.emit(Path(path))
 
@@ -153,6 +190,14 @@ def _load_task(path: Path):
         from horsehuman_gui.core.bundle import open_model
 
         return open_model(path)  # ours, plain .keras, or a Teachable Machine export
+    return run
+
+
+def _with_model_task(bundle):
+    def run(should_stop, report):
+        from horsehuman_gui.core.bundle import with_model
+
+        return with_model(bundle)
     return run
 
 

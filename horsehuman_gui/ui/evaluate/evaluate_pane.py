@@ -45,6 +45,7 @@ class EvaluatePane(QWidget):
         self.tasks = TaskGroup(self)
         self._bundle = self._report = self._source = None
         self._request = 0  # bumped by stop/new model: a run waiting for TensorFlow expires
+        self._model_number = 0  # bumped by set_bundle: a result of an earlier model is dropped
         self._closed = False
         self._build()
         self._connect()
@@ -99,6 +100,7 @@ class EvaluatePane(QWidget):
         """Evaluate ``bundle`` (a ModelBundle or None) from now on; its stored figures show."""
         self.stop()
         self._bundle = bundle
+        self._model_number += 1
         if bundle is None:
             self.model_label.setText(f"Model: {NO_MODEL}")
         else:
@@ -107,6 +109,12 @@ class EvaluatePane(QWidget):
                                      f"{', '.join(bundle.class_names)}")
         self._set_source(default_source(bundle, self._report))
         self._show_stored()
+
+    def replace_bundle(self, old, new) -> None:
+        """``new`` holds the same model as ``old`` another way (set aside while another
+        trains, or read back): use it if ``old`` is in use, keeping everything shown."""
+        if self._bundle is old:
+            self._bundle = new
 
     def set_report(self, report) -> None:
         """The dataset open (a ScanReport): its validation part is the default when the
@@ -155,7 +163,8 @@ class EvaluatePane(QWidget):
         self.status_message.emit(f"Evaluating on {source.description}\u2026")
         task = self.tasks.run("evaluate", evaluate_job(bundle, source))
         task.progress.connect(self._on_progress)
-        task.result.connect(lambda run: self._on_result(bundle, run))
+        number = self._model_number
+        task.result.connect(lambda run: self._on_result(number, run))
         task.failed.connect(self._on_failed)
         task.finished.connect(lambda: self._set_running(False))
 
@@ -165,8 +174,8 @@ class EvaluatePane(QWidget):
         self.progress.setValue(done)
         self.status_message.emit(progress_text(done, total))
 
-    def _on_result(self, bundle, run: EvaluationRun | None) -> None:
-        if self._closed or bundle is not self._bundle:
+    def _on_result(self, model_number: int, run: EvaluationRun | None) -> None:
+        if self._closed or model_number != self._model_number:
             return
         if run is None:
             self.status_message.emit("Evaluation stopped before any picture was done.")

@@ -48,7 +48,9 @@ def evaluate_job(bundle, source: EvaluationSource):
     def run(should_stop, report):
         from horsehuman_gui.core.evaluation_run import (EvaluationCancelled, evaluate_items,
                                                         labelled_items)
+        from horsehuman_gui.core.memory import collect_dropped_models
 
+        collect_dropped_models()  # a model just replaced: its memory first, not beside ours
         items, skipped = list(source.items), []
         if source.folder is not None:
             items, skipped = labelled_items(source.folder, bundle.class_names)

@@ -47,6 +47,7 @@ class TrainingPane(QWidget):
     rescan_needed = Signal(float, int)  # validation fraction, seed of the form
     status_message = Signal(str)
     running_changed = Signal(bool)
+    launching = Signal()  # the training job starts now (the current model may step aside)
     startable_changed = Signal(bool)  # False while the dataset has a blocking problem
 
     def __init__(self, settings: Settings, tf_loader: TensorFlowLoader, parent=None):
@@ -270,6 +271,7 @@ class TrainingPane(QWidget):
         # the interpreter to itself; once the worker builds the network, each of the paint's Qt
         # calls must win the GIL back and the same paint stalls the window for 60-85 ms.
         self.plot.paint_now()
+        self.launching.emit()
         self._task.start()
         verb = "Resuming" if self._resume else "Training"
         self.status_message.emit(f"{verb} the {config.model} network on {len(report.train)} "
@@ -448,8 +450,9 @@ def _training_job(report, config: TrainConfig, resume: bool = False, tensorboard
         from horsehuman_gui.core.checkpoints import default_checkpoint_dir
         from horsehuman_gui.core.errors import DownloadCancelled, WeightsUnavailable
         from horsehuman_gui.core.features import ExtractionCancelled
-        from horsehuman_gui.core.memory import trim_heap
+        from horsehuman_gui.core.memory import collect_dropped_models, trim_heap
 
+        collect_dropped_models()  # the model set aside at launch (ModelFiles.set_aside)
         callbacks = []
         if tensorboard is not None:
             callbacks.append(training.keras.callbacks.TensorBoard(log_dir=str(tensorboard)))

@@ -1,0 +1,112 @@
+"""While a new model trains, the current one is set aside: its Keras object (and TensorFlow
+memory) goes, everything shown stays, classifying still works, and it comes back when the
+run ends without a new model.
+
+Training is a stand-in worker that reports batches until stopped; the model is a real one.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+import weakref
+from types import SimpleNamespace
+
+import pytest
+
+from horsehuman_gui.core.bundle import SetAside, save_bundle
+from horsehuman_gui.core.config import BatchProgress
+from horsehuman_gui.ui.main_window import MainWindow
+from horsehuman_gui.ui.train import training_pane
+
+pytestmark = pytest.mark.slow
+
+TINY = {"training/model": "compact", "training/image_size": 32, "training/epochs": 3,
+        "training/batch_size": 4}
+
+
+def _endless_job(report, config, resume=False, tensorboard=None):
+
+    def run(should_stop, emit):
+        gc.collect()  # as the real job does first (collect_dropped_models)
+        batch = 0
+        while not should_stop():
+            batch += 1
+            emit(BatchProgress(epoch=1, epochs=config.epochs, batch=batch % 10 + 1, batches=11,
+                               loss=0.5, accuracy=0.5, elapsed=0.01 * batch))
+            time.sleep(0.02)
+        return SimpleNamespace(history=(), stopped=True, final_val_accuracy=None, config=config,
+                               evaluation=None, skipped=())
+    return run
+
+
+@pytest.fixture
+def window(qtbot, settings, tf_loader, monkeypatch):
+    for key, value in TINY.items():
+        settings.set(key, value)
+    monkeypatch.setattr(training_pane, "_training_job", _endless_job)
+    window = MainWindow(settings, tf_loader)
+    window.kept = []  # the stand-in run's "model" is not adopted: the old one must come back
+    monkeypatch.setattr(window.models, "adopt_trained",
+                        lambda result, root, dataset=None: window.kept.append(root))
+    window.show()
+    yield window
+    if window.training_pane.is_running():
+        window.training_pane.stop()
+        qtbot.waitUntil(lambda: not window.training_pane.is_running(), timeout=10_000)
+    window.close()
+    window.deleteLater()
+
+
+def _classified(pane) -> int:
+    return sum(1 for item in pane.model.items() if item.prediction is not None)
+
+
+def test_training_sets_the_current_model_aside_and_takes_it_back(
+        qtbot, window, trained_bundle, class_folders, tmp_path):
+    path = save_bundle(trained_bundle, tmp_path / "blue-red.keras")
+    with qtbot.waitSignal(window.models.opened, timeout=60_000):
+        window.open_model(path)
+    pane = window.prediction_pane
+    blues = sorted((class_folders / "blue").iterdir())
+    pane.add_paths(blues[:3], recursive=False)
+    qtbot.waitUntil(lambda: pane.model.total() == 3, timeout=10_000)
+    pane.classify()
+    qtbot.waitUntil(lambda: _classified(pane) == 3, timeout=60_000)
+    held = weakref.ref(window.models.bundle.model)
+
+    with qtbot.waitSignal(window.dataset_pane.report_changed, timeout=30_000):
+        window.open_dataset(class_folders)
+    evaluate = window.evaluate_pane
+    evaluate.set_folder(class_folders)
+    evaluate.evaluate()  # still running when the model is set aside: its result still shows
+    window.train_action.trigger()
+    qtbot.waitUntil(lambda: evaluate.view.evaluation is not None, timeout=60_000)
+    assert evaluate.view.evaluation.accuracy == 1.0
+    qtbot.waitUntil(lambda: window.training_pane.progress.value() > 0, timeout=10_000)
+
+    aside = window.models.bundle
+    assert isinstance(aside.model, SetAside) and aside.path == path
+    assert pane._bundle is aside and window.evaluate_pane._bundle is aside
+    # Nothing holds the Keras model any more (once the evaluation's finished task is deleted)
+    qtbot.waitUntil(lambda: gc.collect() is not None and held() is None, timeout=10_000)
+    assert _classified(pane) == 3  # the results shown stay
+    assert "blue-red.keras" in pane.model_label.text()
+
+    pane.add_paths(blues[3:5], recursive=False)  # classifying during training reads it back
+    qtbot.waitUntil(lambda: pane.model.total() == 5, timeout=10_000)
+    pane.classify()
+    qtbot.waitUntil(lambda: _classified(pane) == 5, timeout=60_000)
+    assert all(item.prediction.label == "blue" for item in pane.model.items())
+    evaluate.view.clear("")  # and so does evaluating
+    evaluate.evaluate()
+    qtbot.waitUntil(lambda: evaluate.view.evaluation is not None, timeout=60_000)
+    assert evaluate.view.evaluation.accuracy == 1.0
+    assert isinstance(window.models.bundle.model, SetAside)
+
+    window.training_pane.stop()  # ends without a model to keep: the old one is read back
+    qtbot.waitUntil(lambda: not isinstance(window.models.bundle.model, SetAside),
+                    timeout=60_000)
+    back = window.models.bundle
+    assert pane._bundle is back and window.evaluate_pane._bundle is back
+    assert back.path == path and _classified(pane) == 5
