@@ -318,10 +318,11 @@ class MainWindow(QMainWindow):
         self.stop_training_action.setEnabled(running)
         if running:
             return
-        self.models.take_back()  # a run that failed left the model set aside: read it again
         if self._closing_after_training:  # the model is kept (its save runs): close now
             QTimer.singleShot(0, self.close)
-        elif self._pending_dataset is not None:
+            return
+        self.models.take_back()  # a run that failed left the model set aside: read it again
+        if self._pending_dataset is not None:
             path, self._pending_dataset = self._pending_dataset, None
             self.open_dataset(path)
 

@@ -154,21 +154,29 @@ class PredictionPane(QWidget):
         self.model.set_class_names(names)
         self.controls.set_classes(names, bundle is not None and bundle.binary)
         self.review.relist()
-        if bundle is None:
-            self.model_label.setText(NEED_MODEL)
-            self.classify_button.setToolTip(NEED_MODEL)
-        else:
-            source = bundle.path.name if bundle.path else "the model just trained"
-            self.model_label.setText(f"Model: {source} \u2014 classes: {', '.join(names)}")
+        self._show_model_name()
+        if bundle is not None:
             self.classify_button.setToolTip("Classify every picture listed that has no result yet")
+        else:
+            self.classify_button.setToolTip(NEED_MODEL)
         self._update_actions()
         self._update_preview()
 
     def replace_bundle(self, old, new) -> None:
-        """``new`` holds the same model as ``old`` another way (set aside while another
+        """``new`` holds the same model as ``old`` another way (saved, set aside while another
         trains, or read back): use it if ``old`` is in use, keeping every result."""
         if self._bundle is old:
             self._bundle = new
+            self._show_model_name()
+
+    def _show_model_name(self) -> None:
+        bundle = self._bundle
+        if bundle is None:
+            self.model_label.setText(NEED_MODEL)
+            return
+        source = bundle.path.name if bundle.path else "the model just trained"
+        self.model_label.setText(f"Model: {source} \u2014 classes: "
+                                 f"{', '.join(bundle.class_names)}")
 
     def add_paths(self, paths: list[Path], recursive: bool) -> None:
         """Add files and folders (expanded off the GUI thread) to what is listed."""

@@ -175,8 +175,8 @@ class ModelFiles(QObject):
 
         self._settings.add_recent("recent/models", path)
         if self._bundle is bundle:  # not replaced by another model while saving
-            self._bundle = dataclasses.replace(self._bundle, path=Path(path),
-                                               file_state=file_state(path))
+            self._replace(dataclasses.replace(self._bundle, path=Path(path),
+                                              file_state=file_state(path)))
         self.status_message.emit(f"Model saved to {path}")
         self.saved.emit(Path(path))
 

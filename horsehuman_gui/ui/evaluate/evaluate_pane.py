@@ -101,12 +101,7 @@ class EvaluatePane(QWidget):
         self.stop()
         self._bundle = bundle
         self._model_number += 1
-        if bundle is None:
-            self.model_label.setText(f"Model: {NO_MODEL}")
-        else:
-            name = bundle.path.name if bundle.path else "the model just trained"
-            self.model_label.setText(f"Model: {name} \u2014 classes: "
-                                     f"{', '.join(bundle.class_names)}")
+        self._show_model_name()
         self._set_source(default_source(bundle, self._report))
         self._show_stored()
 
@@ -115,6 +110,16 @@ class EvaluatePane(QWidget):
         trains, or read back): use it if ``old`` is in use, keeping everything shown."""
         if self._bundle is old:
             self._bundle = new
+            self._show_model_name()
+
+    def _show_model_name(self) -> None:
+        bundle = self._bundle
+        if bundle is None:
+            self.model_label.setText(f"Model: {NO_MODEL}")
+            return
+        name = bundle.path.name if bundle.path else "the model just trained"
+        self.model_label.setText(f"Model: {name} \u2014 classes: "
+                                 f"{', '.join(bundle.class_names)}")
 
     def set_report(self, report) -> None:
         """The dataset open (a ScanReport): its validation part is the default when the

@@ -33,8 +33,15 @@ def test_a_trained_model_is_saved_beside_a_file_of_its_name_and_its_run_recorded
     window = QWidget()
     qtbot.addWidget(window)
     models = ModelFiles(settings, tf_loader, window)
+    replaced = []
+    models.bundle_replaced.connect(lambda old, new: replaced.append((old, new)))
     with qtbot.waitSignal(models.run_recorded, timeout=60_000):
         models.adopt_trained(result, report.root, dataset=report)
+    # Whoever holds the unsaved bundle is told of the saved one (same model, now with a file):
+    # else it would keep the model loaded when the model is set aside for the next training.
+    ((old, new),) = replaced
+    assert old.path is None and new is models.bundle and new.model is old.model
+    assert new.file_state is not None
     assert (models_dir() / "taken.keras").read_bytes() == b"the user's own file"
     saved = models.bundle.path
     assert saved == models_dir() / "taken-2.keras" and saved.is_file()
