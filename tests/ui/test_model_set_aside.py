@@ -103,10 +103,16 @@ def test_training_sets_the_current_model_aside_and_takes_it_back(
     qtbot.waitUntil(lambda: evaluate.view.evaluation is not None, timeout=60_000)
     assert evaluate.view.evaluation.accuracy == 1.0
     assert isinstance(window.models.bundle.model, SetAside)
+    copy = tmp_path / "copy.keras"
+    with qtbot.waitSignal(window.models.saved, timeout=60_000):
+        window.models.save_as(copy)  # saving reads it back to write it
+    assert window.models.bundle.path == copy and window.models.bundle.model.path == copy
+    assert pane._bundle is window.models.bundle and "copy.keras" in pane.model_label.text()
+    path.unlink()  # the file it came from may go now: the copy holds it
 
     window.training_pane.stop()  # ends without a model to keep: the old one is read back
     qtbot.waitUntil(lambda: not isinstance(window.models.bundle.model, SetAside),
                     timeout=60_000)
     back = window.models.bundle
     assert pane._bundle is back and window.evaluate_pane._bundle is back
-    assert back.path == path and _classified(pane) == 5
+    assert back.path == copy and _classified(pane) == 5

@@ -27,7 +27,7 @@ class ModelFiles(QObject):
     """Owns the current ``ModelBundle``; ``bundle_changed`` fires when it is replaced."""
 
     bundle_changed = Signal(object)  # ModelBundle
-    #: (old, new): the same model held another way (set aside, or read back); nothing to reset
+    #: (old, new): the same model held another way (saved, set aside, read back): no reset
     bundle_replaced = Signal(object, object)
     opened = Signal(object)  # ModelBundle loaded from a file (after bundle_changed)
     saved = Signal(object)  # Path written
@@ -171,12 +171,13 @@ class ModelFiles(QObject):
                                  f"{', '.join(bundle.class_names)}, {bundle.image_size} px{note}")
 
     def _on_saved(self, bundle, path: Path) -> None:
-        from horsehuman_gui.core.bundle import file_state
+        from horsehuman_gui.core.bundle import SetAside, file_state
 
         self._settings.add_recent("recent/models", path)
         if self._bundle is bundle:  # not replaced by another model while saving
-            self._replace(dataclasses.replace(self._bundle, path=Path(path),
-                                              file_state=file_state(path)))
+            path, state = Path(path), file_state(path)
+            model = SetAside(path, state) if isinstance(bundle.model, SetAside) else bundle.model
+            self._replace(dataclasses.replace(bundle, model=model, path=path, file_state=state))
         self.status_message.emit(f"Model saved to {path}")
         self.saved.emit(Path(path))
 
