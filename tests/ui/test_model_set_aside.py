@@ -8,54 +8,21 @@ Training is a stand-in worker that reports batches until stopped; the model is a
 from __future__ import annotations
 
 import gc
-import time
 import weakref
-from types import SimpleNamespace
 
 import pytest
 
 from horsehuman_gui.core.bundle import SetAside, save_bundle
-from horsehuman_gui.core.config import BatchProgress
-from horsehuman_gui.ui.main_window import MainWindow
-from horsehuman_gui.ui.train import training_pane
+from tests.ui.test_training_guard import stand_in_window
 
 pytestmark = pytest.mark.slow
-
-TINY = {"training/model": "compact", "training/image_size": 32, "training/epochs": 3,
-        "training/batch_size": 4}
-
-
-def _endless_job(report, config, resume=False, tensorboard=None):
-
-    def run(should_stop, emit):
-        gc.collect()  # as the real job does first (collect_dropped_models)
-        batch = 0
-        while not should_stop():
-            batch += 1
-            emit(BatchProgress(epoch=1, epochs=config.epochs, batch=batch % 10 + 1, batches=11,
-                               loss=0.5, accuracy=0.5, elapsed=0.01 * batch))
-            time.sleep(0.02)
-        return SimpleNamespace(history=(), stopped=True, final_val_accuracy=None, config=config,
-                               evaluation=None, skipped=())
-    return run
 
 
 @pytest.fixture
 def window(qtbot, settings, tf_loader, monkeypatch):
-    for key, value in TINY.items():
-        settings.set(key, value)
-    monkeypatch.setattr(training_pane, "_training_job", _endless_job)
-    window = MainWindow(settings, tf_loader)
-    window.kept = []  # the stand-in run's "model" is not adopted: the old one must come back
-    monkeypatch.setattr(window.models, "adopt_trained",
-                        lambda result, root, dataset=None: window.kept.append(root))
-    window.show()
-    yield window
-    if window.training_pane.is_running():
-        window.training_pane.stop()
-        qtbot.waitUntil(lambda: not window.training_pane.is_running(), timeout=10_000)
-    window.close()
-    window.deleteLater()
+    """The stand-in window (its "models" are not adopted: the old one must come back), with
+    TensorFlow really loaded: the model used is a real one."""
+    yield from stand_in_window(qtbot, settings, tf_loader, monkeypatch)
 
 
 def _classified(pane) -> int:

@@ -35,15 +35,12 @@ def _endless_job(report, config, resume=False, tensorboard=None):
     return run
 
 
-@pytest.fixture
-def window(qtbot, settings, monkeypatch):
-    """A main window whose TensorFlow is 'loaded' and whose models are kept in ``window.kept``
-    (dataset roots) instead of being saved."""
+def stand_in_window(qtbot, settings, loader, monkeypatch):
+    """Yields a main window that trains with ``_endless_job`` and keeps its models in
+    ``window.kept`` (dataset roots) instead of adopting them; closed at the end."""
     for key, value in TINY.items():
         settings.set(key, value)
     monkeypatch.setattr(training_pane, "_training_job", _endless_job)
-    loader = TensorFlowLoader()
-    loader._loaded = True  # nothing below needs TensorFlow itself
     window = MainWindow(settings, loader)
     window.kept = []
     monkeypatch.setattr(window.models, "adopt_trained",
@@ -55,6 +52,14 @@ def window(qtbot, settings, monkeypatch):
         qtbot.waitUntil(lambda: not window.training_pane.is_running(), timeout=10_000)
     window.close()
     window.deleteLater()
+
+
+@pytest.fixture
+def window(qtbot, settings, monkeypatch):
+    """A stand-in window whose TensorFlow is 'loaded' (nothing below needs it)."""
+    loader = TensorFlowLoader()
+    loader._loaded = True
+    yield from stand_in_window(qtbot, settings, loader, monkeypatch)
 
 
 @pytest.fixture

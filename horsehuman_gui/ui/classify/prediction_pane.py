@@ -18,6 +18,7 @@ from horsehuman_gui.ui.common import qt_compat  # noqa: F401 - PySide6 6.12 refc
 from horsehuman_gui.ui.classify.folder_tree import FolderTree, default_folder
 from horsehuman_gui.ui.common.image_list_model import ImageListModel
 from horsehuman_gui.ui.common.image_preview import ImagePreview
+from horsehuman_gui.ui.common.model_files import model_label
 from horsehuman_gui.ui.classify.prediction_jobs import (Listing, classified_text, classify_job,
                                                collect_job, finished_text, list_folder_job,
                                                listed_text, rows_for_export)
@@ -154,7 +155,7 @@ class PredictionPane(QWidget):
         self.model.set_class_names(names)
         self.controls.set_classes(names, bundle is not None and bundle.binary)
         self.review.relist()
-        self._show_model_name()
+        self.model_label.setText(model_label(self._bundle, NEED_MODEL))
         if bundle is not None:
             self.classify_button.setToolTip("Classify every picture listed that has no result yet")
         else:
@@ -167,16 +168,7 @@ class PredictionPane(QWidget):
         trains, or read back): use it if ``old`` is in use, keeping every result."""
         if self._bundle is old:
             self._bundle = new
-            self._show_model_name()
-
-    def _show_model_name(self) -> None:
-        bundle = self._bundle
-        if bundle is None:
-            self.model_label.setText(NEED_MODEL)
-            return
-        source = bundle.path.name if bundle.path else "the model just trained"
-        self.model_label.setText(f"Model: {source} \u2014 classes: "
-                                 f"{', '.join(bundle.class_names)}")
+            self.model_label.setText(model_label(self._bundle, NEED_MODEL))
 
     def add_paths(self, paths: list[Path], recursive: bool) -> None:
         """Add files and folders (expanded off the GUI thread) to what is listed."""

@@ -186,6 +186,14 @@ class ModelFiles(QObject):
         self.bundle_changed.emit(bundle)
 
 
+def model_label(bundle, none: str) -> str:
+    """What a pane says of the model it uses: ``none`` when there is no model."""
+    if bundle is None:
+        return none
+    name = bundle.path.name if bundle.path else "the model just trained"
+    return f"Model: {name} \u2014 classes: {', '.join(bundle.class_names)}"
+
+
 def _load_task(path: Path):
     def run(should_stop, report):
         from horsehuman_gui.core.bundle import open_model

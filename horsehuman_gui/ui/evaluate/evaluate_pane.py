@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, Q
                                QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from horsehuman_gui.ui.common.errors import show_error
+from horsehuman_gui.ui.common.model_files import model_label
 from horsehuman_gui.ui.common.settings import Settings
 from horsehuman_gui.ui.common.task_group import TaskGroup
 from horsehuman_gui.ui.common.tf_loader import TensorFlowLoader
@@ -101,7 +102,7 @@ class EvaluatePane(QWidget):
         self.stop()
         self._bundle = bundle
         self._model_number += 1
-        self._show_model_name()
+        self.model_label.setText(model_label(self._bundle, f"Model: {NO_MODEL}"))
         self._set_source(default_source(bundle, self._report))
         self._show_stored()
 
@@ -110,16 +111,7 @@ class EvaluatePane(QWidget):
         trains, or read back): use it if ``old`` is in use, keeping everything shown."""
         if self._bundle is old:
             self._bundle = new
-            self._show_model_name()
-
-    def _show_model_name(self) -> None:
-        bundle = self._bundle
-        if bundle is None:
-            self.model_label.setText(f"Model: {NO_MODEL}")
-            return
-        name = bundle.path.name if bundle.path else "the model just trained"
-        self.model_label.setText(f"Model: {name} \u2014 classes: "
-                                 f"{', '.join(bundle.class_names)}")
+            self.model_label.setText(model_label(self._bundle, f"Model: {NO_MODEL}"))
 
     def set_report(self, report) -> None:
         """The dataset open (a ScanReport): its validation part is the default when the
