@@ -40,7 +40,8 @@ logger = logging.getLogger(__name__)
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "KERAS_TEMP_PREFIX", "METADATA_MEMBER", "ModelBundle",
            "SavedModel", "autosave_bundle", "autosave_path", "autosave_stem",
            "SetAside", "bundle_from_result", "dataset_summary", "file_state", "load_bundle",
-           "open_model", "save_bundle", "save_with_fallback", "set_aside", "with_model"]
+           "open_model", "save_bundle", "save_with_fallback", "saved_as", "set_aside",
+           "with_model"]
 
 
 def bundle_from_result(result, evaluation=None, dataset=None) -> ModelBundle:
@@ -288,13 +289,23 @@ class SetAside:
 
 
 def file_state(path: str | Path) -> tuple | None:
-    """What tells a file apart from a rewritten one: size, modification time (ns) and inode;
-    None when it cannot be read."""
+    """What tells a file apart from a rewritten one (``feature_cache.file_state``: size,
+    modification and change times, inode); None when it cannot be read."""
+    from horsehuman_gui.core.feature_cache import file_state as state_of  # not at start-up
+
     try:
-        stat = os.stat(path)
+        return state_of(os.stat(path))
     except OSError:
         return None
-    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+def saved_as(bundle: ModelBundle, path: str | Path) -> ModelBundle:
+    """``bundle`` once written to ``path``: that file is its own from now on (a model set
+    aside is read back from it)."""
+    path = Path(path)
+    state = file_state(path)
+    model = SetAside(path, state) if isinstance(bundle.model, SetAside) else bundle.model
+    return replace(bundle, model=model, path=path, file_state=state)
 
 
 def set_aside(bundle: ModelBundle) -> ModelBundle | None:

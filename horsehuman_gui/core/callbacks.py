@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from horsehuman_gui.core.checkpoints import CheckpointState, weights_name, write_checkpoint
 from horsehuman_gui.core.config import BatchProgress, EpochMetrics
 from horsehuman_gui.core.tfsetup import load_tensorflow
@@ -165,8 +167,6 @@ class KeepBest(keras.callbacks.EarlyStopping):
     def _keep_weights(self) -> None:
         """Copy the model's weights into ``best_weights``: in place when the arrays there are
         this callback's (an earlier ``Best``'s are left as they are)."""
-        import numpy as np
-
         weights = self.model.weights
         if not self._owned:
             self.best_weights = None  # let an earlier list go before making the new one

@@ -187,7 +187,7 @@ class ImageSource:
             pixels.clear()
             yield images, self.labels[batch]
 
-    def _decoded(self, order: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    def _decoded(self, order: np.ndarray) -> Iterator[tuple[int, np.ndarray | None]]:
         """(index, pixels) in ``order``, decoding a few images ahead in a thread pool.
 
         A few are enough: tf.data holds the next batch ready, so decoding only has to keep up.

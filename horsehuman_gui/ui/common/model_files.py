@@ -7,7 +7,6 @@ Keras waits for the TensorFlow loader. The GUI thread only sees ModelBundle obje
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from functools import partial
 from pathlib import Path
@@ -171,13 +170,11 @@ class ModelFiles(QObject):
                                  f"{', '.join(bundle.class_names)}, {bundle.image_size} px{note}")
 
     def _on_saved(self, bundle, path: Path) -> None:
-        from horsehuman_gui.core.bundle import SetAside, file_state
+        from horsehuman_gui.core.bundle import saved_as
 
         self._settings.add_recent("recent/models", path)
         if self._bundle is bundle:  # not replaced by another model while saving
-            path, state = Path(path), file_state(path)
-            model = SetAside(path, state) if isinstance(bundle.model, SetAside) else bundle.model
-            self._replace(dataclasses.replace(bundle, model=model, path=path, file_state=state))
+            self._replace(saved_as(bundle, path))
         self.status_message.emit(f"Model saved to {path}")
         self.saved.emit(Path(path))
 

@@ -107,7 +107,7 @@ class EvaluatePane(QWidget):
         self._show_stored()
 
     def replace_bundle(self, old, new) -> None:
-        """``new`` holds the same model as ``old`` another way (set aside while another
+        """``new`` holds the same model as ``old`` another way (saved, set aside while another
         trains, or read back): use it if ``old`` is in use, keeping everything shown."""
         if self._bundle is old:
             self._bundle = new
