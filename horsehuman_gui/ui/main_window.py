@@ -217,10 +217,11 @@ class MainWindow(QMainWindow):
     def start_background_loading(self) -> None:
         """Import TensorFlow in the background and build the deferred parts of the window
         (called once the window is on screen)."""
-        # The plot first (~35 ms of the GUI thread), TensorFlow afterwards. Loading TensorFlow's
-        # 1 GB library holds the dynamic loader's lock for ~0.3 s; meanwhile an import of an
-        # extension module waits for that lock holding the GIL (pyqtgraph's imports of Qt
-        # modules froze the window for 0.2-0.6 s when they came then).
+        # The plot first (a part per turn of the event loop, ~80 ms in all), TensorFlow
+        # afterwards. Loading TensorFlow's 1 GB library holds the dynamic loader's lock for
+        # ~0.3 s; meanwhile an import of an extension module waits for that lock holding the
+        # GIL (pyqtgraph's imports of Qt modules froze the window for 0.2-0.6 s when they came
+        # then).
         self.training_pane.create_plot(then=self.tf_loader.start)
 
     def show_status(self, text: str) -> None:

@@ -298,7 +298,9 @@ def test_tensorflow_starts_loading_once_the_plot_is_made(qtbot, make_window, mon
                         lambda self: plots.append(window.training_pane._plot))
     window = make_window()
     window.start_background_loading()
-    assert len(plots) == 1 and plots[0] is not None
+    assert plots == []  # the plot is made a part per turn of the event loop first
+    qtbot.waitUntil(lambda: len(plots) == 1, timeout=5_000)
+    assert plots[0] is not None and plots[0].is_built
     assert task_starts == []
 
 

@@ -19,7 +19,8 @@ import logging
 from html import escape
 from typing import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QPixmap, QRegion
 from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QMessageBox,
                                QPlainTextEdit, QProgressBar, QPushButton, QScrollArea,
                                QSizePolicy, QSplitter, QVBoxLayout, QWidget)
@@ -72,7 +73,10 @@ class TrainingPane(QWidget):
         self.stop_button.setToolTip("Stop after the current batch; the model so far is kept")
         self.message = QLabel(objectName="trainingMessage", wordWrap=True)
         self.dataset_label = QLabel("No dataset open.", objectName="datasetSummary", wordWrap=True)
-        self._plot: TrainingPlot | None = None  # made after the window shows (~35 ms)
+        self._plot: TrainingPlot | None = None  # made after the window shows (create_plot)
+        self._unfinished_plot: TrainingPlot | None = None  # being built by create_plot
+        self._after_plot: list[Callable[[], None]] = []  # create_plot's callbacks
+        self._preparing = None  # create_plot's steps while they run
         self._plot_holder = QWidget(objectName="plotHolder")
         QVBoxLayout(self._plot_holder).setContentsMargins(0, 0, 0, 0)
         # The text is a label above the bar: inside the bar it was cut off in a small window.
@@ -133,26 +137,75 @@ class TrainingPane(QWidget):
 
     @property
     def plot(self):
-        """The TrainingPlot, created on first use."""
+        """The TrainingPlot, built now if ``create_plot`` has not finished it."""
         if self._plot is None:
-            self._plot = TrainingPlot()
-            self._plot_holder.layout().addWidget(self._plot)
-            # Made after the pane was laid out (when first shown): give the plot its share again.
-            total = sum(self._splitter.sizes())
-            if total > 0:
-                plot = total * PLOT_SHARE // (PLOT_SHARE + 1)
-                self._splitter.setSizes([plot, total - plot])
+            plot = self._unfinished_plot or TrainingPlot(deferred=True)
+            plot.finish_building()
+            self._adopt_plot(plot)
         return self._plot
 
     def create_plot(self, then: Callable[[], None] | None = None) -> None:
-        """Make the plot now, hidden (the main window calls this once it is on screen, before
-        TensorFlow starts loading, which would compete with it), then call ``then``. Made on the
-        pane's first showing instead, opening the Train tab froze the window ~60 ms (building,
-        laying out and painting it at once)."""
-        if not self._closed:
-            self.plot  # noqa: B018 - creates it
+        """Build the plot hidden, a part per turn of the event loop, then call ``then``.
+
+        The main window calls this once it is on screen, before TensorFlow starts loading (which
+        would compete with it). Built at once, the plot stopped the GUI thread for 35-60 ms;
+        made on the pane's first showing, opening the Train tab froze the window ~60 ms
+        (building, laying out and painting it at once). The last steps lay the hidden pane out
+        at the size it will be shown at and draw the plot once, so the axes' drawings are ready.
+        """
         if then is not None:
-            then()
+            self._after_plot.append(then)
+        if self._preparing is None:
+            if self._plot is not None or self._closed:
+                self._run_after_plot()
+                return
+            self._unfinished_plot = TrainingPlot(deferred=True)
+            self._preparing = self._prepare_plot(self._unfinished_plot)
+            QTimer.singleShot(0, self._prepare_step)
+
+    def _prepare_step(self) -> None:
+        try:
+            if not self._closed and next(self._preparing, False) is not False:
+                QTimer.singleShot(0, self._prepare_step)
+                return
+        except Exception:  # noqa: BLE001 - only a head start: the plot is built when shown
+            logger.exception("The training plot could not be prepared ahead")
+        self._preparing = None
+        self._run_after_plot()
+
+    def _prepare_plot(self, plot: TrainingPlot):
+        """``create_plot``'s steps; each ``yield`` hands the GUI thread back (up to ~15 ms)."""
+        while self._plot is None and plot.build_step():
+            yield True
+        if self._plot is None:
+            self._adopt_plot(plot)
+        page = self.parentWidget()
+        if self.isVisible() or page is None:
+            return
+        self.resize(page.size())  # a hidden page of a tab widget keeps its initial size
+        # Rendering a hidden widget lays it and its children out first (hidden, their layout
+        # requests wait for a show); one pixel of it is all that is drawn.
+        self.render(QPixmap(1, 1), QPoint(), QRegion(0, 0, 1, 1))
+        yield True
+        for _ in plot.draw_offscreen():
+            if self.isVisible():
+                return
+            yield True
+
+    def _adopt_plot(self, plot: TrainingPlot) -> None:
+        self._unfinished_plot = None
+        self._plot = plot
+        self._plot_holder.layout().addWidget(plot)
+        # Made after the pane was laid out (when first shown): give the plot its share again.
+        total = sum(self._splitter.sizes())
+        if total > 0:
+            share = total * PLOT_SHARE // (PLOT_SHARE + 1)
+            self._splitter.setSizes([share, total - share])
+
+    def _run_after_plot(self) -> None:
+        waiting, self._after_plot = self._after_plot, []
+        for callback in waiting:
+            callback()
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)

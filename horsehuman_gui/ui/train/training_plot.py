@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication
-from PySide6.QtGui import QColor, QFontMetricsF, QPalette
-from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
+from PySide6.QtCore import QCoreApplication, QSize
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPalette, QPixmap, QResizeEvent
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QVBoxLayout, QWidget
 
 from horsehuman_gui.core.config import BatchProgress, EpochMetrics
 from horsehuman_gui.ui.common.colours import TRAIN_COLOUR, VALIDATION_COLOUR
@@ -45,56 +45,88 @@ def round_up(value: float) -> float:
 class TrainingPlot(QWidget):
     """``add_batch``/``add_epoch`` append points; ``clear`` starts a new run."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, *, deferred: bool = False):
+        """``deferred``: build nothing yet; ``build_step()`` builds a part per call (so the GUI
+        thread never stops for the whole ~40 ms at once) and ``finish_building()`` the rest.
+        No other method may be called before it is built."""
         super().__init__(parent)
         self._batches: dict[str, list[float]] = {"x": [], "loss": [], "accuracy": []}
         self._epochs: dict[str, list[float]] = {
             k: [] for k in ("x", "loss", "accuracy", "vx", "val_loss", "val_accuracy")}
         self._loss_top = 0.0  # the largest finite loss shown so far
         self._loss_range = (0.0, 1.0)  # the loss axis's y range as last set here
+        self.curves = {}
+        self._building = self._build()
+        if not deferred:
+            self.finish_building()
+
+    @property
+    def is_built(self) -> bool:
+        return self._building is None
+
+    def build_step(self) -> bool:
+        """Build the next part (up to ~12 ms of the GUI thread); False once the plot is built."""
+        if self._building is not None:
+            try:
+                next(self._building)
+                return True
+            except StopIteration:
+                self._building = None
+        return False
+
+    def finish_building(self) -> None:
+        while self.build_step():
+            pass
+
+    def _build(self):
         self.view = pg.GraphicsLayoutWidget()
         self.view.setObjectName("trainingPlot")
         # The legend has a row of its own: laid over a plot it hid the curves in a small window.
         self.legend = pg.LegendItem(colCount=3)
         self.view.addItem(self.legend, row=0, col=0)
-        self.loss_plot, self.accuracy_plot = (
-            self.view.addPlot(row=row, col=0, enableMenu=False,  # no menus made to hide
-                              axisItems={"left": _EdgeLabelAxis("left"),
-                                         "bottom": GridAxis("bottom")})
-            for row in (1, 2))
-        self.curves = {}
-        self._setup_plots()
+        yield
+        plots = []
+        for row, name, unit in ((1, "loss", "Loss"), (2, "accuracy", "Accuracy")):
+            plot = self.view.addPlot(row=row, col=0, enableMenu=False,  # no menus made to hide
+                                     axisItems={"left": _EdgeLabelAxis("left"),
+                                                "bottom": GridAxis("bottom")})
+            yield
+            self._setup_plot(plot, name, unit)
+            plots.append(plot)
+            yield
+        self.loss_plot, self.accuracy_plot = plots
+        self._link_plots()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
         self.apply_palette()
 
-    def _setup_plots(self) -> None:
-        for plot, name, unit in ((self.loss_plot, "loss", "Loss"),
-                                 (self.accuracy_plot, "accuracy", "Accuracy")):
-            plot.setLabel("left", unit)
-            for side in ("left", "bottom"):  # "Loss (x0.001)", "epoch (x0.001)" help nobody
-                plot.getAxis(side).enableAutoSIPrefix(False)
-            plot.getAxis("left").setWidth(56)  # same width in both plots: the x axes line up
-            plot.setLabel("bottom", "epoch")
-            plot.showGrid(x=True, y=True, alpha=0.2)
-            plot.setDownsampling(mode="peak")
-            plot.setClipToView(True)
-            for side in ("left", "bottom"):  # redrawn only when their range or style changes
-                plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-            self.curves[f"batch_{name}"] = plot.plot(
-                name="training (per batch)", pen=pg.mkPen(TRAIN_COLOUR, width=1, alpha=0.4))
-            self.curves[f"batch_{name}"].setOpacity(0.45)
-            self.curves[f"epoch_{name}"] = plot.plot(
-                name="training (epoch)", pen=pg.mkPen(TRAIN_COLOUR, width=2.5),
-                symbol="o", symbolSize=7, symbolBrush=TRAIN_COLOUR, symbolPen=None)
-            self.curves[f"val_{name}"] = plot.plot(
-                name="validation (epoch)", pen=pg.mkPen(VALIDATION_COLOUR, width=2.5),
-                symbol="s", symbolSize=7, symbolBrush=VALIDATION_COLOUR, symbolPen=None)
-            if name == "loss":  # one legend serves both plots: same curves, same colours
-                for key in ("batch", "epoch", "val"):
-                    curve = self.curves[f"{key}_{name}"]
-                    self.legend.addItem(curve, curve.name())
+    def _setup_plot(self, plot, name: str, unit: str) -> None:
+        plot.setLabel("left", unit)
+        for side in ("left", "bottom"):  # "Loss (x0.001)", "epoch (x0.001)" help nobody
+            plot.getAxis(side).enableAutoSIPrefix(False)
+        plot.getAxis("left").setWidth(56)  # same width in both plots: the x axes line up
+        plot.setLabel("bottom", "epoch")
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        plot.setDownsampling(mode="peak")
+        plot.setClipToView(True)
+        for side in ("left", "bottom"):  # redrawn only when their range or style changes
+            plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.curves[f"batch_{name}"] = plot.plot(
+            name="training (per batch)", pen=pg.mkPen(TRAIN_COLOUR, width=1, alpha=0.4))
+        self.curves[f"batch_{name}"].setOpacity(0.45)
+        self.curves[f"epoch_{name}"] = plot.plot(
+            name="training (epoch)", pen=pg.mkPen(TRAIN_COLOUR, width=2.5),
+            symbol="o", symbolSize=7, symbolBrush=TRAIN_COLOUR, symbolPen=None)
+        self.curves[f"val_{name}"] = plot.plot(
+            name="validation (epoch)", pen=pg.mkPen(VALIDATION_COLOUR, width=2.5),
+            symbol="s", symbolSize=7, symbolBrush=VALIDATION_COLOUR, symbolPen=None)
+        if name == "loss":  # one legend serves both plots: same curves, same colours
+            for key in ("batch", "epoch", "val"):
+                curve = self.curves[f"{key}_{name}"]
+                self.legend.addItem(curve, curve.name())
+
+    def _link_plots(self) -> None:
         self.accuracy_plot.setXLink(self.loss_plot)
         self.accuracy_plot.setYRange(0, 1, padding=0.02)
         self.accuracy_plot.getViewBox().setLimits(yMin=-0.05, yMax=1.05)
@@ -123,6 +155,8 @@ class TrainingPlot(QWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
+        if not self.is_built:
+            return
         # The legend's entries side by side while they fit, else on more rows.
         width = event.size().width()
         columns = 3 if width >= 520 else 2 if width >= 320 else 1
@@ -132,7 +166,7 @@ class TrainingPlot(QWidget):
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         from PySide6.QtCore import QEvent
 
-        if event.type() == QEvent.Type.PaletteChange:
+        if event.type() == QEvent.Type.PaletteChange and self.is_built:
             self.apply_palette()
         super().changeEvent(event)
 
@@ -145,6 +179,26 @@ class TrainingPlot(QWidget):
         self._set_loss_range(1.0)
         if epochs:
             self.loss_plot.setXRange(0, epochs, padding=0.02)
+
+    def draw_offscreen(self):
+        """Draw each axis once, off screen, one per step of this generator. Drawing the axes is
+        most of a first paint (~25 of ~35 ms), and pyqtgraph keeps an axis's drawing until its
+        size or range changes, so showing the plot later costs less. For a hidden plot laid
+        out at the size it will be shown at."""
+        view = self.view
+        if view.width() <= 0 or view.height() <= 0:
+            return
+        # A hidden widget's resize event waits for it to show; pyqtgraph lays its scene out then.
+        QCoreApplication.sendEvent(view, QResizeEvent(view.size(), QSize()))
+        canvas = QPixmap(16, 16)
+        for plot in (self.loss_plot, self.accuracy_plot):
+            for side in ("left", "bottom"):
+                yield
+                painter = QPainter(canvas)
+                try:
+                    plot.getAxis(side).paint(painter, QStyleOptionGraphicsItem(), None)
+                finally:
+                    painter.end()
 
     def paint_now(self) -> None:
         """Apply pending changes and paint them before returning (not at the next event loop)."""

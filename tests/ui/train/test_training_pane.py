@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QLabel, QMessageBox, QTabWidget
 
 from horsehuman_gui.core.dataset import scan_dataset
 from horsehuman_gui.ui.train.training_pane import TrainingPane
@@ -125,8 +125,9 @@ def test_create_plot_makes_it_hidden_and_shown_it_gets_most_of_the_room(qtbot, s
     pane.resize(900, 600)
     events = []
     pane.create_plot(then=lambda: events.append("then"))  # the pane is hidden
+    assert pane._plot is None and events == []  # built a part per turn of the event loop
+    qtbot.waitUntil(lambda: events == ["then"], timeout=5_000)
     assert pane._plot is not None and not pane._plot.isVisible()  # not left to the tab's opening
-    assert events == ["then"]
 
     pane.show()
     qtbot.waitUntil(lambda: pane._plot.isVisible(), timeout=5_000)
@@ -134,6 +135,48 @@ def test_create_plot_makes_it_hidden_and_shown_it_gets_most_of_the_room(qtbot, s
     assert plot_height > 3 * log_height  # the plot gets most of the room, as when made first
     pane.create_plot(then=lambda: events.append("again"))  # made already: the same plot
     assert events == ["then", "again"] and pane._plot is pane.plot
+    pane.shutdown()
+
+
+def test_a_hidden_tab_gets_its_plot_laid_out_and_its_axes_drawn_ahead(qtbot, settings,
+                                                                      tf_loader):
+    """In a tab widget the Train tab is hidden while the plot is made: it is laid out at the
+    size of the page it will show in, and its axes are drawn, before ``then`` runs."""
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
+    tabs.addTab(QLabel("first"), "First")
+    pane = TrainingPane(settings, tf_loader)
+    tabs.addTab(pane, "Train")
+    tabs.resize(1000, 700)
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    done = []
+    pane.create_plot(then=lambda: done.append(True))
+    qtbot.waitUntil(lambda: bool(done), timeout=5_000)
+    plot = pane.plot
+    assert not pane.isVisible() and pane.size() == tabs.currentWidget().size()
+    assert plot.view.width() > 400 and plot.view.height() > 300  # laid out, not 640 x 480
+    axes = [p.getAxis(side) for p in (plot.loss_plot, plot.accuracy_plot)
+            for side in ("left", "bottom")]
+    assert all(axis.picture is not None for axis in axes)  # drawn already
+    size = plot.view.size()
+    tabs.setCurrentWidget(pane)
+    qtbot.waitUntil(plot.isVisible, timeout=5_000)
+    assert plot.view.size() == size  # shown at the size it was drawn at
+    pane.shutdown()
+
+
+def test_showing_the_pane_while_its_plot_is_being_made_finishes_it_at_once(qtbot, settings,
+                                                                          tf_loader):
+    pane = TrainingPane(settings, tf_loader)
+    qtbot.addWidget(pane)
+    done = []
+    pane.create_plot(then=lambda: done.append(True))
+    pane.show()  # before any step ran: showEvent builds the rest now
+    assert pane._plot is not None and pane._plot.is_built
+    qtbot.waitUntil(lambda: bool(done), timeout=5_000)  # ``then`` still runs, once
+    qtbot.wait(50)
+    assert done == [True]
     pane.shutdown()
 
 
