@@ -62,6 +62,10 @@ def _import():
     import keras
 
     tf.config.list_physical_devices()  # device start-up logs now, inside the filtered window
+    # The process's first eager tensor holds the GIL ~35 ms (the eager context's start-up): here,
+    # in the background import, rather than when the first training or classification starts,
+    # where it stalled the window beside that job's own work (38-107 ms, bench/gui_responsiveness).
+    tf.constant(0.0)
     tf.get_logger().setLevel(logging.ERROR)
     try:
         import absl.logging

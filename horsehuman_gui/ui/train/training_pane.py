@@ -170,6 +170,7 @@ class TrainingPane(QWidget):
                 return
         except Exception:  # noqa: BLE001 - only a head start: the plot is built when shown
             logger.exception("The training plot could not be prepared ahead")
+            self._unfinished_plot = None  # half built: the next use builds a new one at once
         self._preparing = None
         self._run_after_plot()
 
