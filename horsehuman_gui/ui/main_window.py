@@ -8,6 +8,7 @@ keep without asking (``close_keeping_model``), and opening another dataset asks 
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 
@@ -222,6 +223,10 @@ class MainWindow(QMainWindow):
         # ~0.3 s; meanwhile an import of an extension module waits for that lock holding the
         # GIL (pyqtgraph's imports of Qt modules froze the window for 0.2-0.6 s when they came
         # then).
+        # What start-up made (modules, Qt types, the window) lives as long as the app: left out
+        # of garbage collection from now on, as TensorFlow's objects are once imported. A full
+        # collection walking them held the GUI thread ~25 ms just as the plot was being made.
+        gc.freeze()
         self.training_pane.create_plot(then=self.tf_loader.start)
 
     def show_status(self, text: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -297,7 +298,9 @@ def test_tensorflow_starts_loading_once_the_plot_is_made(qtbot, make_window, mon
     monkeypatch.setattr(TensorFlowLoader, "start",
                         lambda self: plots.append(window.training_pane._plot))
     window = make_window()
+    frozen = gc.get_freeze_count()
     window.start_background_loading()
+    assert gc.get_freeze_count() > frozen  # start-up's objects: out of garbage collection
     assert plots == []  # the plot is made a part per turn of the event loop first
     qtbot.waitUntil(lambda: len(plots) == 1, timeout=5_000)
     assert plots[0] is not None and plots[0].is_built

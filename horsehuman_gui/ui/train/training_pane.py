@@ -321,15 +321,29 @@ class TrainingPane(QWidget):
         self._task.result.connect(lambda result: self._on_result(result, report))
         self._task.failed.connect(self._on_failed)
         self._task.finished.connect(self._on_finished)
-        # The cleared plot redraws its axes in full (~30 ms). Done now, while the GUI thread has
-        # the interpreter to itself; once the worker builds the network, each of the paint's Qt
-        # calls must win the GIL back and the same paint stalls the window for 60-85 ms.
-        self.plot.paint_now()
-        self.launching.emit()
-        self._task.start()
         verb = "Resuming" if self._resume else "Training"
         self.status_message.emit(f"{verb} the {config.model} network on {len(report.train)} "
                                  f"images for {config.epochs} epochs…")
+        # The cleared plot redraws its axes in full (~30 ms). Done before the worker starts,
+        # while the GUI thread has the interpreter to itself (once the worker builds the
+        # network, each of the paint's Qt calls must win the GIL back and the same paint
+        # stalled the window for 60-85 ms), an axis per turn of the event loop.
+        self.plot.view.setUpdatesEnabled(False)  # painted once, with its axes drawn
+        self._start_after(self.plot.draw_axes(), self._task)
+
+    def _start_after(self, steps, task: Task) -> None:
+        """Run one of ``steps``, then the next at the next turn of the event loop; after the
+        last, paint the plot (its axes are drawn already) and start ``task``. A Stop meanwhile
+        reaches the task before it starts, and it ends at once."""
+        if self._closed or self._task is not task:
+            return
+        if next(steps, False) is not False:
+            QTimer.singleShot(0, lambda: self._start_after(steps, task))
+            return
+        self.plot.view.setUpdatesEnabled(True)
+        self.plot.paint_now()
+        self.launching.emit()
+        task.start()
 
     def _tensorboard_folder(self, report, config):
         """The run's TensorBoard folder when the form asks for logs (said in the log)."""

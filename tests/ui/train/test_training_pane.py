@@ -101,6 +101,43 @@ def test_cleared_plot_is_painted_before_the_worker_starts(qtbot, pane, report, m
     assert task_starts.index("paint") < task_starts.index("training")
 
 
+def test_axes_are_drawn_a_step_at_a_time_then_painted_once_before_the_worker(
+        qtbot, pane, report, monkeypatch, task_starts):
+    """The new run's axes are drawn one per turn of the event loop (~5 ms each, not ~30 ms at
+    once), with the view's updates held, then painted once; then the worker starts."""
+    from horsehuman_gui.core import training
+    from horsehuman_gui.ui.train.training_plot import TrainingPlot
+
+    monkeypatch.setattr(training, "train", lambda *a, **k: (_ for _ in ()).throw(
+        RuntimeError("not needed here")))
+    draw_axes = TrainingPlot.draw_axes
+
+    def counted(self):
+        for step in draw_axes(self):
+            task_starts.append(("axis", self.view.updatesEnabled()))
+            yield step
+    monkeypatch.setattr(TrainingPlot, "draw_axes", counted)
+    monkeypatch.setattr(TrainingPlot, "paint_now",
+                        lambda self: task_starts.append(("paint", self.view.updatesEnabled())))
+    pane.set_report(report)
+    pane.show()
+    pane.start()
+    assert task_starts == [("axis", False)]  # within the click: no axis drawn yet, no paint
+    qtbot.waitUntil(lambda: len(_error_boxes(pane)) == 1, timeout=30_000)
+    assert task_starts == [("axis", False)] * 4 + [("paint", True), "training"]
+
+
+def test_stop_before_the_worker_starts_ends_the_run_at_once(qtbot, pane, report):
+    pane.form.epochs.setValue(50)
+    pane.set_report(report)
+    with qtbot.waitSignal(pane.trained, timeout=120_000) as blocker:
+        pane.start()
+        pane.stop()  # the axes are still being drawn: the worker has not started
+    assert blocker.args[0].stopped and len(blocker.args[0].history) == 0
+    assert pane.plot.view.updatesEnabled()
+    qtbot.waitUntil(lambda: not pane.is_running(), timeout=10_000)
+
+
 def test_changed_validation_fraction_asks_for_a_rescan(qtbot, pane, report):
     pane.set_report(report)
     pane.form.validation_split.setValue(0.5)
