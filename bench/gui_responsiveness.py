@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from qt_loop import run_for, wait_until
+
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/horse-or-human/train"
 TMP = Path(tempfile.mkdtemp(prefix="hh-gui-bench-"))  # settings and saved models (~0.8 GB)
 atexit.register(shutil.rmtree, TMP, ignore_errors=True)
@@ -98,28 +100,11 @@ class StallMeter:
 
 
 def _wait(app, condition, timeout_s: float, what: str) -> None:
-    """Run the real event loop (not a processEvents busy loop) until ``condition()``."""
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    loop = QEventLoop()
-    deadline = time.monotonic() + timeout_s
-    poll = QTimer(interval=20)
-    poll.timeout.connect(lambda: (condition() or time.monotonic() > deadline) and loop.quit())
-    poll.start()
-    if not condition():
-        loop.exec()
-    poll.stop()
-    if not condition():
-        raise SystemExit(f"timed out waiting for {what}")
-
-
-def _run_for(seconds: float) -> None:
-    """Run the event loop for ``seconds``."""
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    loop = QEventLoop()
-    QTimer.singleShot(int(seconds * 1000), loop.quit)
-    loop.exec()
+    """Run the real event loop until ``condition()`` (the bench stops with a message if not)."""
+    try:
+        wait_until(condition, timeout_s, what)
+    except TimeoutError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def measure_stalls(args) -> dict[str, dict[str, float]]:
@@ -202,7 +187,7 @@ def _train(app, window, meter, args, again: bool = False) -> None:
     meter.start("train_tab" if not again else "train_tab_again")
     window.tabs.setCurrentWidget(pane)  # the Train button is on this tab: a user opens it first
     _wait(app, lambda: pane.plot.isVisible(), 60, "the Train tab")
-    _run_for(0.3)
+    run_for(0.3)
     meter.stop()
     if args.max_batches and not again:
         pane.progress.valueChanged.connect(

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from qt_loop import run_for, wait_until
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,18 +85,19 @@ def run(folder: Path, settings_file: Path) -> dict:
     window.setCentralWidget(pane)
     window.resize(1280, 800)
     window.show()
-    _spin(app, 0.5)
+    run_for(0.5)
     base = rss_mb()
 
     start = time.perf_counter()
     pane.show_folder(folder)
-    _wait_until(lambda: _first_screen_ready(pane), 60, "first screen of thumbnails")
+    wait_until(lambda: _first_screen_ready(pane), 60, "the first screen of thumbnails",
+               poll_ms=5)
     first_screen = time.perf_counter() - start
-    _spin(app, 0.5)
+    run_for(0.5)
     after_first = rss_mb()
 
     stall, p99, ticks, frames = _scroll_through(app, pane)
-    _spin(app, 0.5)
+    run_for(0.5)
     after_scroll = rss_mb()
     result = {
         "files": pane.model.total(),
@@ -114,35 +117,6 @@ def run(folder: Path, settings_file: Path) -> dict:
     pane.shutdown()
     window.close()
     return result
-
-
-def _spin(app, seconds: float) -> None:
-    """Run the real event loop for ``seconds``."""
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    loop = QEventLoop()
-    QTimer.singleShot(int(seconds * 1000), loop.quit)
-    loop.exec()
-
-
-def _wait_until(condition, timeout_s: float, what: str) -> None:
-    """Run the real event loop, checking ``condition`` every 5 ms, until it holds.
-
-    Not a ``processEvents`` busy loop: that keeps the GUI thread running Python, and so holding
-    the GIL, between events, which slowed the listing and decoding workers 2-10x (the first
-    screen measured 0.3-1.8 s for the same folder)."""
-    from PySide6.QtCore import QEventLoop, Qt, QTimer
-
-    loop = QEventLoop()
-    deadline = time.perf_counter() + timeout_s
-    poll = QTimer(interval=5, timerType=Qt.TimerType.PreciseTimer)
-    poll.timeout.connect(lambda: (condition() or time.perf_counter() > deadline) and loop.quit())
-    poll.start()
-    if not condition():
-        loop.exec()
-    poll.stop()
-    if not condition():
-        raise RuntimeError(f"{what} not ready within {timeout_s:.0f} s")
 
 
 def _first_screen_ready(pane) -> bool:
@@ -186,8 +160,8 @@ def _scroll_through(app, pane) -> tuple[float, float, int, int]:
     timer.start()
     scroller.start()
     try:
-        _wait_until(lambda: done[0], 120, "scrolling to the end")
-    except RuntimeError:
+        wait_until(lambda: done[0], 120, "scrolling to the end", poll_ms=5)
+    except TimeoutError:
         pass  # reported by the frame count
     scroller.stop()
     timer.stop()
