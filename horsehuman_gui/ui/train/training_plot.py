@@ -65,7 +65,7 @@ class TrainingPlot(QWidget):
         return self._building is None
 
     def build_step(self) -> bool:
-        """Build the next part (up to ~12 ms of the GUI thread); False once the plot is built."""
+        """Build the next part (up to ~15 ms of the GUI thread); False once the plot is built."""
         if self._building is not None:
             try:
                 next(self._building)
