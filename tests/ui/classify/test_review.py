@@ -96,6 +96,26 @@ def test_truth_comes_from_the_nearest_class_folder_below_the_listed_one(tmp_path
     assert truth_of(tmp_path / "humans" / "p.jpg", None, names) == "humans"
 
 
+def test_truths_looks_up_each_folder_once_and_agrees_with_truth_of(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from horsehuman_gui.ui.classify import folder_truth
+
+    names = ("horses", "humans")
+    folders = [tmp_path / "a" / "Horses", tmp_path / "a" / "humans" / "x", tmp_path / "a",
+               tmp_path / "a" / "other"]
+    items = [SimpleNamespace(path=folder / f"p{i}.jpg") for i in range(50) for folder in folders]
+    expected = {str(item.path): truth_of(item.path, tmp_path / "a", names) for item in items}
+    calls = []
+    real = folder_truth.truth_of
+    monkeypatch.setattr(folder_truth, "truth_of", lambda *a: calls.append(a) or real(*a))
+
+    found = folder_truth.truths(items, tmp_path / "a", names)
+
+    assert found == {path: truth for path, truth in expected.items() if truth is not None}
+    assert len(found) == 100 and len(calls) == len(folders)
+
+
 def test_accuracy_against_folder_names_and_the_mistakes(qtbot, pane, labelled):
     _classified(qtbot, pane, labelled)
     assert pane.review.score_text() == "Accuracy against the folder names: 83.3% (5 of 6)"
