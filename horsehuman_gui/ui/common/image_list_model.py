@@ -176,7 +176,7 @@ class ImageListModel(QAbstractListModel):
         for row in changed:
             item = self._items[row]
             error = None if item.prediction.error == item.error else item.error
-            self._items[row] = dataclasses.replace(item, prediction=None, error=error)
+            self._items[row] = ImageItem(item.path, None, error)  # 2x dataclasses.replace's speed
         self._emit_results_changed(changed)
 
     def apply_predictions(self, predictions: Iterable[Prediction]) -> int:
@@ -188,8 +188,8 @@ class ImageListModel(QAbstractListModel):
             if row is None:
                 continue  # from a list shown earlier
             item = self._items[row]
-            self._items[row] = dataclasses.replace(
-                item, prediction=self._relabel(prediction), error=prediction.error or item.error)
+            self._items[row] = ImageItem(item.path, self._relabel(prediction),
+                                         prediction.error or item.error)
             rows.append(row)
         self._emit_results_changed(rows)
         return len(rows)
