@@ -70,6 +70,8 @@ def folder_score(items: Iterable, truth: dict[str, str]) -> FolderScore | None:
     """The score over the classified items that have a truth; None when there are none."""
     correct = total = 0
     for item in items:
+        if item.prediction is None:  # most of a list being classified: no lookup
+            continue
         expected = truth.get(str(item.path))
         if expected is not None and item.classified:
             total += 1

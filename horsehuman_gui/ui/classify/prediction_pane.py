@@ -280,6 +280,7 @@ class PredictionPane(QWidget):
         if self.tasks.current("classify") is not task:
             return  # cancelled and replaced by a newer run
         self._set_classifying(False)
+        self.review.rescore()  # the last batches' results may wait on the rescore timer
         items = self.model.items()
         labelled = sum(1 for i in items if i.classified)
         failed = sum(1 for i in items if i.prediction is not None and not i.prediction.ok)

@@ -12,11 +12,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QWidget
 
 from horsehuman_gui.ui.classify.folder_truth import folder_score, training_folder, truths
 from horsehuman_gui.ui.classify.prediction_jobs import copy_job
+
+#: Results arriving in a burst (a batch every ~0.25 s while classifying) rescore at most this
+#: often: a score goes over every picture listed, and doing it for every batch of a long list
+#: held the GUI thread tens of ms at a time while the workers wanted the GIL too.
+RESCORE_MS = 300
 
 NO_DATASET = "Open the dataset (File \u25b8 Open dataset\u2026) to add pictures to it"
 
@@ -33,6 +38,9 @@ class ReviewBar(QWidget):
         self._report = None
         self._truth: dict[str, str] = {}
         self._looked_at = 0  # the model's first items whose folders were looked at
+        self._rescore_due = False
+        self._rescore_timer = QTimer(self, singleShot=True, interval=RESCORE_MS)
+        self._rescore_timer.timeout.connect(self._rescore_if_due)
         self.score_label = QLabel(objectName="folderAccuracy")
         self.mistakes_button = QPushButton("Show mistakes", objectName="showMistakes",
                                            checkable=True,
@@ -59,7 +67,7 @@ class ReviewBar(QWidget):
             lambda spec: self._set_checked_quietly(spec.mistakes_only))
         model.modelReset.connect(self.relist)
         model.items_added.connect(self._listed_more)
-        model.results_changed.connect(self.rescore)
+        model.results_changed.connect(self._results_changed)
 
     # --- inputs -------------------------------------------------------------------------------
     def set_folder(self, folder: Path | None) -> None:
@@ -95,7 +103,21 @@ class ReviewBar(QWidget):
             self._controls.set_mistakes_available(True)
         self.rescore()
 
+    def _results_changed(self) -> None:
+        """Rescore now, unless a score was taken in the last ``RESCORE_MS``: then once when
+        that time is up (the score is never left behind the results for longer)."""
+        if self._rescore_timer.isActive():
+            self._rescore_due = True
+        else:
+            self.rescore()
+
+    def _rescore_if_due(self) -> None:
+        if self._rescore_due:
+            self.rescore()
+
     def rescore(self, *args) -> None:
+        self._rescore_due = False
+        self._rescore_timer.start()
         score = folder_score(self._model.items(), self._truth)
         self.score_label.setText(score.text() if score is not None else "")
         self._update_visibility()

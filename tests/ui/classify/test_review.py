@@ -127,6 +127,29 @@ def test_accuracy_against_folder_names_and_the_mistakes(qtbot, pane, labelled):
     assert pane.proxy.rowCount() == 6
 
 
+def test_results_in_a_burst_rescore_at_most_once_per_interval_and_never_fall_behind(
+        qtbot, pane, labelled, monkeypatch):
+    from horsehuman_gui.ui.classify import review
+
+    _classified(qtbot, pane, labelled)
+    qtbot.wait(review.RESCORE_MS + 50)  # the classification's own rescores are over
+    scored = []
+    real = review.folder_score
+    monkeypatch.setattr(review, "folder_score", lambda *a: scored.append(1) or real(*a))
+    items = pane.model.items()
+
+    pane.model.set_threshold(0.99)  # every result relabelled: the score changes at once...
+    assert len(scored) == 1
+    first = pane.review.score_text()
+    for threshold in (0.98, 0.97, 0.5):  # ...and a burst right after waits for the timer
+        pane.model.set_threshold(threshold)
+    assert len(scored) == 1 and pane.review.score_text() == first
+    qtbot.waitUntil(lambda: len(scored) == 2, timeout=5_000)
+    assert pane.review.score_text() == "Accuracy against the folder names: 83.3% (5 of 6)"
+    qtbot.wait(review.RESCORE_MS + 50)
+    assert len(scored) == 2 and len(items) == 6  # nothing more was due
+
+
 def test_scrolling_a_long_list_does_not_look_at_every_folder_again(qtbot, pane, tmp_path,
                                                                      monkeypatch):
     from horsehuman_gui.ui.classify import review
@@ -184,7 +207,9 @@ def test_results_in_rows_not_shown_yet_are_scored(qtbot, pane, tmp_path):
         [Prediction(i.path, "blue", 0.9, (0.9, 0.1)) for i in items[-5:]])
 
     assert pane.model.rowCount() == FETCH_BATCH
-    assert pane.review.score_text() == "Accuracy against the folder names: 50.0% (5 of 10)"
+    qtbot.waitUntil(  # the second batch came within RESCORE_MS of the first: scored after it
+        lambda: pane.review.score_text() == "Accuracy against the folder names: 50.0% (5 of 10)",
+        timeout=5_000)
 
 
 def test_no_class_folders_no_accuracy(qtbot, pane, tmp_path):
