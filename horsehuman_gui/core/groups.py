@@ -318,6 +318,12 @@ def similar_links(infos: Sequence[ImageInfo]) -> list[Link]:
     return [Link(int(a), int(b), SIMILAR) for a, b in pairs[correlation >= THUMB_CORRELATION]]
 
 
+def _stem(name: str) -> str:
+    """``Path(name).stem`` for a file name, without making a Path."""
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
+
+
 def _series(stem: str) -> tuple[str, int, bool] | None:
     """(name before the index, index, whether that name carries its own short id) or None."""
     found = _INDEXED.match(stem)
@@ -332,10 +338,11 @@ def name_links(paths: Sequence[Path], infos: Sequence[ImageInfo | None] | None =
                ) -> list[Link]:
     """``"name series"`` and ``"burst"`` links from file names (see the module docstring)."""
     series: dict[tuple, list[tuple[int, int]]] = {}
-    # str: 5x faster than Path.parent; interned: one string per folder, not per file
-    folders = [sys.intern(os.path.dirname(path)) for path in paths]
-    for i, path in enumerate(paths):
-        parsed = _series(path.stem)
+    # str: 5x faster than Path.parent and .stem; interned: one string per folder, not per file
+    names = [os.fspath(path) for path in paths]
+    folders = [sys.intern(os.path.dirname(name)) for name in names]
+    for i, name in enumerate(names):
+        parsed = _series(_stem(os.path.basename(name)))
         if parsed is not None:
             prefix, number, has_id = parsed
             series.setdefault((folders[i], prefix.lower(), has_id), []).append((number, i))

@@ -120,3 +120,16 @@ def test_collect_keeps_input_order_and_removes_duplicates(tmp_path):
 def test_collect_takes_a_hidden_file_given_explicitly(tmp_path):
     path = write_image(tmp_path / ".chosen.png", (1, 2, 3), 8)
     assert collect_images([path]) == ([path], [])
+
+
+def test_child_paths_from_pathlib_internals_or_the_public_operator(tmp_path, monkeypatch):
+    from horsehuman_gui.core import files
+
+    made = files._child_maker()
+    assert made(tmp_path, "a b.png") == tmp_path / "a b.png"
+    assert type(made(tmp_path, "x")) is type(tmp_path)
+    for changed in (None, lambda folder, name: folder / "wrong" / name,
+                    lambda folder, name: 1 / 0):  # gone, different, or failing
+        monkeypatch.setattr(files.Path, "_make_child_relpath", changed, raising=False)
+        fallback = files._child_maker()
+        assert fallback(tmp_path, "p.png") == tmp_path / "p.png"

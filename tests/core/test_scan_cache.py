@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from pathlib import Path
 
 import pytest
 from conftest import make_bad_files, make_class_folders, write_image
@@ -117,3 +118,10 @@ def test_the_least_recently_used_entries_go_past_the_bound(tmp_path, monkeypatch
     found = ScanCache(tmp_path / "cache").get(paths, [file_key(p) for p in paths], True)
     kept = [i for i, verdict in enumerate(found) if verdict is not None]
     assert kept == list(range(3, 10))  # 10 > 8: back to 90 % of the bound, oldest first
+
+
+def test_a_relative_path_and_its_absolute_spelling_share_one_entry(tmp_path, monkeypatch):
+    from horsehuman_gui.core import scan_cache
+
+    monkeypatch.chdir(tmp_path)
+    assert scan_cache._name(Path("sub") / "p.png") == scan_cache._name(tmp_path / "sub" / "p.png")
