@@ -75,7 +75,8 @@ def predict_files(bundle, paths: Iterable[str | Path], batch_size: int = 32,
     """
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be >= 1. Received: {batch_size!r}")
-    paths = [Path(p) for p in paths]
+    # Paths given stay the same objects: their cached str() is what the GUI's lookups use
+    paths = [p if isinstance(p, Path) else Path(p) for p in paths]
     batches = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
     if not batches:
         return

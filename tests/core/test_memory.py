@@ -102,3 +102,22 @@ def test_without_the_registry_the_block_runs_and_says_why_once(monkeypatch, capl
     assert ran == [True, True]
     assert [r.getMessage() for r in caplog.records].count(caplog.records[0].getMessage()) == 1
     assert "_gradient_registry" in caplog.records[0].getMessage()
+
+
+def test_models_are_collected_only_after_one_was_dropped():
+    class Model:  # a reference cycle, as a Keras model holds: only a collection frees it
+        def __init__(self):
+            self.me = self
+
+    memory.collect_dropped_models()
+    model = Model()
+    held = weakref.ref(model)
+    gc.disable()  # no automatic collection may free it meanwhile
+    try:
+        del model
+        assert memory.collect_dropped_models() is False and held() is not None  # none dropped
+        memory.note_dropped_model()
+        assert memory.collect_dropped_models() is True and held() is None
+        assert memory.collect_dropped_models() is False  # once per drop
+    finally:
+        gc.enable()

@@ -268,11 +268,14 @@ class PredictionPane(QWidget):
             self._set_classifying(False)
 
     def _on_batch(self, predictions) -> None:
-        self.model.apply_predictions(predictions)
-        self.proxy.resort()
+        # The progress first: QProgressBar.setValue repaints at once, and with it every region
+        # of the window waiting to be painted; after the results it painted the whole grid
+        # inside this handler, which then held the window twice as long.
         self._classified += len(predictions)
         self.progress.setValue(self._classified)
         self.status_message.emit(classified_text(self._classified, self._to_classify))
+        self.model.apply_predictions(predictions)
+        self.proxy.resort()
         self._update_preview()
         self._update_actions()
 

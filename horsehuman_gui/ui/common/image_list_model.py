@@ -9,6 +9,7 @@ the loader for what is missing: only painted rows ever get decoded.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from enum import IntEnum
 from pathlib import Path
@@ -32,6 +33,18 @@ FETCH_BATCH = 500
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)  # plain ints: enum attribute access is slow in paint
 _DECORATION = int(Qt.ItemDataRole.DecorationRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ITEM_FLAGS = (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+               | Qt.ItemFlag.ItemNeverHasChildren)
+_NO_FLAGS = Qt.ItemFlag.NoItemFlags
+
+
+@functools.cache
+def _label_for():
+    """``core.prediction.label_for``, imported once: an import statement run per result went
+    through PySide6's import hook every time (~4 us, once per result)."""
+    from horsehuman_gui.core.prediction import label_for
+
+    return label_for
 
 
 class Roles(IntEnum):
@@ -83,11 +96,8 @@ class ImageListModel(QAbstractListModel):
             return
         self._show_up_to(self._shown + FETCH_BATCH)
 
-    def flags(self, index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-                | Qt.ItemFlag.ItemNeverHasChildren)
+    def flags(self, index) -> Qt.ItemFlag:  # asked per cell per repaint: no enum arithmetic
+        return _ITEM_FLAGS if index.isValid() else _NO_FLAGS
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < self._shown:
@@ -229,9 +239,7 @@ class ImageListModel(QAbstractListModel):
     def _relabel(self, prediction: Prediction) -> Prediction:
         if not prediction.ok or not prediction.scores or not self._class_names:
             return prediction
-        from horsehuman_gui.core.prediction import label_for
-
-        label, confidence = label_for(prediction.scores, self._class_names, self._threshold)
+        label, confidence = _label_for()(prediction.scores, self._class_names, self._threshold)
         if label == prediction.label and confidence == prediction.confidence:
             return prediction  # unchanged: the caller can skip the row
         return dataclasses.replace(prediction, label=label, confidence=confidence)

@@ -47,11 +47,17 @@ class ModelFiles(QObject):
         return self._bundle
 
     def open(self, path: str | Path) -> None:
-        """Load ``path`` in the background; on success it becomes the current model."""
+        """Load ``path`` in the background; on success it becomes the current model.
+
+        The current model is set aside meanwhile (read back if the file cannot be opened), and
+        the loading job frees it before reading the next one: two models are never held at
+        once, and the collection that frees it happens here, not when classifying starts."""
         path = Path(path).expanduser()
         self.status_message.emit(f"Opening model {path.name}…")
+        self.set_aside()
         self._tf.when_ready(lambda: self._run(_load_task(path), "open-model",
-                                              self._on_loaded, f"Could not open {path.name}."))
+                                              self._on_loaded, f"Could not open {path.name}.",
+                                              on_failure=self.take_back))
 
     def save_as(self, path: str | Path) -> None:
         """Save the current model to ``path`` (the file dialog already confirmed overwriting)."""
@@ -130,6 +136,7 @@ class ModelFiles(QObject):
 
     def _replace(self, bundle) -> None:
         old, self._bundle = self._bundle, bundle
+        _note_dropped(old, bundle)
         self.bundle_replaced.emit(old, bundle)
 
     def is_busy(self) -> bool:
@@ -140,12 +147,15 @@ class ModelFiles(QObject):
         for task in list(self._tasks):
             task.stop_and_wait(120_000)  # a save must finish: never leave half a file
 
-    def _run(self, fn, name: str, on_result, failure: str, hint: str = "") -> None:
+    def _run(self, fn, name: str, on_result, failure: str, hint: str = "",
+             on_failure=None) -> None:
         if self._closed:
             return
         task = Task(fn, name=name, parent=self)
         task.result.connect(on_result)
         task.failed.connect(lambda message, details: self._failed(failure, message, details, hint))
+        if on_failure is not None:
+            task.failed.connect(lambda message, details: on_failure())
         task.finished.connect(lambda: self._forget(task))
         self._tasks.append(task)
         task.start()
@@ -179,8 +189,21 @@ class ModelFiles(QObject):
         self.saved.emit(Path(path))
 
     def _set_bundle(self, bundle) -> None:
-        self._bundle = bundle
+        old, self._bundle = self._bundle, bundle
+        _note_dropped(old, bundle)
         self.bundle_changed.emit(bundle)
+
+
+def _note_dropped(old, new) -> None:
+    """The Keras model ``old`` held and ``new`` does not may be garbage now: the next job
+    using TensorFlow collects it (``core.memory.collect_dropped_models``)."""
+    if old is None or old.model is getattr(new, "model", None):
+        return
+    from horsehuman_gui.core.bundle import SetAside  # imported with the first bundle
+    from horsehuman_gui.core.memory import note_dropped_model
+
+    if not isinstance(old.model, SetAside):
+        note_dropped_model()
 
 
 def model_label(bundle, none: str) -> str:
@@ -194,7 +217,9 @@ def model_label(bundle, none: str) -> str:
 def _load_task(path: Path):
     def run(should_stop, report):
         from horsehuman_gui.core.bundle import open_model
+        from horsehuman_gui.core.memory import collect_dropped_models
 
+        collect_dropped_models()  # the model set aside by ModelFiles.open goes first
         return open_model(path)  # ours, plain .keras, or a Teachable Machine export
     return run
 

@@ -48,3 +48,42 @@ def test_a_trained_model_is_saved_beside_a_file_of_its_name_and_its_run_recorded
     (run,) = list_runs()
     assert run.model_path == str(saved.resolve()) and run.dataset_root == str(report.root)
     assert models.bundle.dataset["root"] == str(report.root.absolute())
+
+
+def test_opening_a_model_frees_the_current_one_first_and_takes_it_back_on_failure(
+        qtbot, settings, tf_loader, trained, monkeypatch, tmp_path):
+    import weakref
+
+    from horsehuman_gui.core import bundle as bundle_module
+    from horsehuman_gui.core.bundle import SetAside
+
+    result, report = trained
+    window = QWidget()
+    qtbot.addWidget(window)
+    models = ModelFiles(settings, tf_loader, window)
+    with qtbot.waitSignal(models.saved, timeout=60_000):
+        models.adopt_trained(result, report.root, dataset=report)
+    saved = models.bundle.path
+    with qtbot.waitSignal(models.opened, timeout=60_000):
+        models.open(saved)  # a model only the window holds (the test's fixture holds the first)
+    held = weakref.ref(models.bundle.model)
+    real_open = bundle_module.open_model
+    freed_before_loading = []
+
+    def open_model(path):
+        freed_before_loading.append(held() is None)
+        return real_open(path)
+
+    monkeypatch.setattr(bundle_module, "open_model", open_model)
+    with qtbot.waitSignal(models.opened, timeout=60_000):
+        models.open(saved)
+    assert freed_before_loading == [True]  # never two models in memory at once
+    assert models.bundle.path == saved and not isinstance(models.bundle.model, SetAside)
+
+    bad = tmp_path / "not-a-model.keras"
+    bad.write_text("not a model")
+    monkeypatch.setattr("horsehuman_gui.ui.common.model_files.show_error", lambda *a, **k: None)
+    models.open(bad)
+    assert isinstance(models.bundle.model, SetAside)  # while the other file loads
+    qtbot.waitUntil(lambda: not isinstance(models.bundle.model, SetAside), timeout=60_000)
+    assert models.bundle.path == saved  # read back from its file when the other failed
