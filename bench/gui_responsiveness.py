@@ -219,7 +219,11 @@ def _classify(app, window, meter, args) -> None:
     images = sorted(images)[: args.predict_count]
     window.tabs.setCurrentWidget(pane)
     pane.add_paths(images, recursive=False)
-    _wait(app, lambda: pane.model.total() >= len(images), 120, "the image listing")
+    # listed (in later cycles the same files are listed again: wait for that job too), and on
+    # screen for a moment, as when a person looks at the list before pressing Classify
+    _wait(app, lambda: pane.model.total() >= len(images) and not pane.tasks.current("listing"),
+          120, "the image listing")
+    run_for(0.3)
 
     meter.start("classify")
     started = time.perf_counter()

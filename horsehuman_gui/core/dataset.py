@@ -178,7 +178,8 @@ def _class_folders(parts: dict[str, Path], skipped: list) -> dict[str, dict[str,
 
 
 def _walk_classes(folders, names, skipped, roots, on_walk: WalkFn | None,
-                  should_stop: Callable[[], bool] | None) -> dict[str, dict[str, list[Path]]]:
+                  should_stop: Callable[[], bool] | None, keys: dict | None = None
+                  ) -> dict[str, dict[str, list[Path]]]:
     """part -> class name -> candidate image paths (walked recursively).
 
     One ``visited`` set for all walks, seeded with the root, the parts and every class folder:
@@ -201,7 +202,7 @@ def _walk_classes(folders, names, skipped, roots, on_walk: WalkFn | None,
         for name in names:
             if name in per_class:
                 images, bad = walk_images(per_class[name], recursive=True, visited=visited,
-                                          on_found=on_found)
+                                          on_found=on_found, keys=keys)
                 found[part][name] = images
                 skipped += bad
                 before += len(images)
@@ -255,15 +256,16 @@ def _scan(root, validation_split, seed, on_progress, should_stop, on_walk, store
     layout, parts, skipped = _layout(root)
     folders = _class_folders(parts, skipped)
     names = sorted(set().union(*folders.values()))
+    keys: dict = {}  # the walk's stat of each image: the cache's key without a second stat
     found = _walk_classes(folders, names, skipped, [root, *parts.values()], on_walk,
-                          should_stop)
+                          should_stop, keys)
     candidates = [path for per_class in found.values() for paths in per_class.values()
                   for path in paths]
     decoded = len(candidates) <= CONTENT_CHECK_LIMIT
     infos = dict(zip(candidates, check_images(candidates, full=decoded, cache=store,
                                               on_progress=on_progress,
-                                              should_stop=should_stop)))
-    del candidates
+                                              should_stop=should_stop, keys=keys)))
+    del candidates, keys
     if infos and not os.path.isdir(root):
         raise DatasetError(f"the folder disappeared during the scan: {root}")
     skipped += [SkippedFile(p, r) for p, r in infos.items() if isinstance(r, str)]

@@ -119,7 +119,8 @@ _child = _child_maker()
 
 
 def _scan_folder(folder: Path, recursive: bool, visited: set, images: list, skipped: list,
-                 pending: list, on_found: Callable[[int], None] | None = None) -> None:
+                 pending: list, on_found: Callable[[int], None] | None = None,
+                 keys: dict | None = None) -> None:
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as exc:
@@ -151,12 +152,14 @@ def _scan_folder(folder: Path, recursive: bool, visited: set, images: list, skip
             problem = file_problem(path, st)
             if problem is None:
                 images.append(path)
+                if keys is not None:
+                    keys[path] = (st.st_size, st.st_mtime_ns, st.st_ino)
             else:
                 skipped.append(SkippedFile(path, problem))
 
 
 def walk_images(folder: str | Path, recursive: bool = True, *, visited: set | None = None,
-                on_found: Callable[[int], None] | None = None
+                on_found: Callable[[int], None] | None = None, keys: dict | None = None
                 ) -> tuple[list[Path], list[SkippedFile]]:
     """Image files under ``folder`` (by extension, case-insensitive) and every skipped entry.
 
@@ -166,7 +169,9 @@ def walk_images(folder: str | Path, recursive: bool = True, *, visited: set | No
     (st_dev, st_ino), updated) lets several walks share it, so a link from one class folder
     into another is reported instead of walked twice. ``on_found(images found so far)`` is
     called after each folder and every few hundred entries; an exception it raises stops the
-    walk and propagates (that is how a scan is cancelled while walking).
+    walk and propagates (that is how a scan is cancelled while walking). ``keys`` (a dict,
+    updated) gets each image's (size, modification time in ns, inode) from the walk's own
+    ``stat``: the scan cache's key, without a second ``stat`` per file.
     """
     folder = Path(folder)
     images: list[Path] = []
@@ -181,7 +186,8 @@ def walk_images(folder: str | Path, recursive: bool = True, *, visited: set | No
     visited.add((st.st_dev, st.st_ino))
     pending = [folder]
     while pending:
-        _scan_folder(pending.pop(), recursive, visited, images, skipped, pending, on_found)
+        _scan_folder(pending.pop(), recursive, visited, images, skipped, pending, on_found,
+                     keys)
         if on_found is not None:
             on_found(len(images))
     images.sort(key=_sort_key)

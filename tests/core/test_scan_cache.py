@@ -125,3 +125,26 @@ def test_a_relative_path_and_its_absolute_spelling_share_one_entry(tmp_path, mon
 
     monkeypatch.chdir(tmp_path)
     assert scan_cache._name(Path("sub") / "p.png") == scan_cache._name(tmp_path / "sub" / "p.png")
+
+
+def test_the_walk_gives_the_cache_its_keys_without_a_second_stat(tmp_path, checks,
+                                                                  monkeypatch):
+    from horsehuman_gui.core.files import walk_images
+
+    make_class_folders(tmp_path, per_class=5, size=8)
+    keys: dict = {}
+    images, _ = walk_images(tmp_path, keys=keys)
+    assert len(images) == 10 and keys == {p: file_key(p) for p in images}
+
+    first = scan_dataset(tmp_path)
+    asked = []
+    monkeypatch.setattr(scan_checks, "file_key", lambda p: asked.append(p) or file_key(p))
+    checks["full"].clear()
+    again = scan_dataset(tmp_path)
+    assert asked == [] and checks["full"] == []  # keys from the walk; verdicts from the cache
+    assert again == first
+    changed = tmp_path / "red" / "red_001.png"
+    write_image(changed, (250, 0, 0), 12, seed=9)
+    scan_dataset(tmp_path)
+    assert checks["full"] == ["red_001.png"]  # checked again; its key read after the decode
+    assert asked == [changed]
