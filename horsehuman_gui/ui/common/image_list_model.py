@@ -57,6 +57,8 @@ class Roles(IntEnum):
     PAINT = Qt.ItemDataRole.UserRole + 7  # PaintData: everything the delegate draws, in one call
 
 
+_PAINT = int(Roles.PAINT)  # a plain int, as the Qt roles above
+
 #: Roles that change when a prediction arrives or is relabelled (ITEM so the proxy refilters).
 RESULT_ROLES = [Roles.ITEM, Roles.LABEL, Roles.CONFIDENCE, Roles.ERROR, Roles.CLASS_INDEX,
                 Qt.ItemDataRole.ToolTipRole]
@@ -107,7 +109,7 @@ class ImageListModel(QAbstractListModel):
             return item.path.name
         if role == _DECORATION:
             return self._decoration(item)
-        if role == Roles.PAINT:
+        if role == _PAINT:
             return self._paint_data(item)
         if role == _TOOLTIP:
             return self._tooltip(item)

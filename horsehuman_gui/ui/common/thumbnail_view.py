@@ -40,18 +40,30 @@ def _bytes(pixmap: QPixmap) -> int:
     return pixmap.width() * pixmap.height() * 4  # device pixels, 32 bits each
 
 
+#: Qt's enum members, looked up once: an attribute lookup of a PySide6 enum costs ~1 us, and
+#: drawing a cell made ~15 of them
+_CENTER, _NO_PEN = Qt.AlignmentFlag.AlignCenter, Qt.PenStyle.NoPen
+_ELIDE_MIDDLE, _ELIDE_RIGHT = Qt.TextElideMode.ElideMiddle, Qt.TextElideMode.ElideRight
+_KEEP_ASPECT, _SELECTED = Qt.AspectRatioMode.KeepAspectRatio, QStyle.StateFlag.State_Selected
+_ANTIALIAS = QPainter.RenderHint.Antialiasing
+_BASE, _ALTERNATE_BASE = QPalette.ColorRole.Base, QPalette.ColorRole.AlternateBase
+_HIGHLIGHT, _HIGHLIGHTED_TEXT = QPalette.ColorRole.Highlight, QPalette.ColorRole.HighlightedText
+_TEXT = QPalette.ColorRole.Text
+_PAINT = int(Roles.PAINT)
+
+
 class ThumbnailDelegate(QStyledItemDelegate):
     """Paints one cell; its size is fixed so the view never asks every row for a size.
 
-    A cell is drawn once into a pixmap, kept while it looks the same (``CELL_CACHE`` cells,
-    least recently painted go first), and copied on screen after that. Each of a cell's ~30
+    A cell is drawn once into a pixmap, kept while it looks the same (up to
+    ``CELL_CACHE_BYTES``, the least recently painted go first), and copied on screen after that. Each of a cell's ~30
     drawing calls hands the GIL over and takes it back: while classifying, with the decoding
     and model threads wanting it too, one repaint of the grid took 25-70 ms on 2 cores for
     ~9 ms of work; copies of unchanged cells make it a few calls each.
     """
 
-    #: bytes of drawn cells kept: ~4 full-HD screens of cells (~110 KB each at scale 1)
-    CELL_CACHE_BYTES = 32 * 2**20
+    #: bytes of drawn cells kept: two full-HD screens of cells (~110 KB each at scale 1)
+    CELL_CACHE_BYTES = 16 * 2**20
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -71,8 +83,8 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self._cell_bytes = 0
 
     def paint(self, painter: QPainter, option, index: QModelIndex) -> None:
-        data = index.data(Roles.PAINT)  # name, pixmap, label, confidence, class, error
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        data = index.data(_PAINT)  # name, pixmap, label, confidence, class, error
+        selected = bool(option.state & _SELECTED)
         rect = option.rect
         ratio = painter.device().devicePixelRatioF()
         pixmap = data[1]
@@ -93,7 +105,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         size = option.rect.size()
         cell = QPixmap(size * ratio)
         cell.setDevicePixelRatio(ratio)
-        cell.fill(option.palette.color(QPalette.ColorRole.Base))  # the view's background
+        cell.fill(option.palette.color(_BASE))  # the view's background
         painter = QPainter(cell)
         try:
             self._paint_cell(painter, QRect(QPoint(0, 0), size), option, data, selected)
@@ -103,35 +115,36 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
     def _paint_cell(self, painter: QPainter, cell: QRect, option, data, selected: bool) -> None:
         name, pixmap, label, confidence, class_index, error = data
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(_ANTIALIAS)
         painter.setFont(option.font)
         rect = cell.adjusted(2, 2, -2, -2)
         palette = option.palette
         if selected:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(palette.color(QPalette.ColorRole.Highlight))
+            painter.setPen(_NO_PEN)
+            painter.setBrush(palette.color(_HIGHLIGHT))
             painter.drawRoundedRect(rect, 6, 6)
         self._paint_thumbnail(painter, rect, pixmap, palette, bool(error))
-        line = option.fontMetrics.height()
+        metrics = option.fontMetrics  # a copy per access
+        line = metrics.height()
         text_top = rect.top() + _PAD + THUMB + 4
         name_rect = QRect(rect.left() + 4, text_top, rect.width() - 8, line)
-        painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected
-                                     else QPalette.ColorRole.Text))
-        name = option.fontMetrics.elidedText(name, Qt.TextElideMode.ElideMiddle, name_rect.width())
-        painter.drawText(name_rect, Qt.AlignmentFlag.AlignCenter, name)
+        painter.setPen(palette.color(_HIGHLIGHTED_TEXT if selected
+                                     else _TEXT))
+        name = metrics.elidedText(name, _ELIDE_MIDDLE, name_rect.width())
+        painter.drawText(name_rect, _CENTER, name)
         badge_rect = QRect(rect.left() + 6, text_top + line + 4, rect.width() - 12, line + 2)
         if error:
             self._paint_badge(painter, badge_rect, QColor(ERROR_COLOUR), f"\u26a0 {error}",
-                              option.fontMetrics)
+                              metrics)
         elif label:
             self._paint_badge(painter, badge_rect, class_colour(max(class_index, 0)),
-                              f"{label}  {confidence:.0%}", option.fontMetrics)
+                              f"{label}  {confidence:.0%}", metrics)
 
     def _paint_thumbnail(self, painter, rect, pixmap, palette, broken: bool) -> None:
         box = QRect(rect.left() + (rect.width() - THUMB) // 2, rect.top() + _PAD, THUMB, THUMB)
         if pixmap is None or pixmap.isNull():  # still loading, or cannot be read
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(palette.color(QPalette.ColorRole.AlternateBase))
+            painter.setPen(_NO_PEN)
+            painter.setBrush(palette.color(_ALTERNATE_BASE))
             painter.drawRoundedRect(box.adjusted(8, 8, -8, -8), 4, 4)
             if broken:
                 painter.save()
@@ -139,25 +152,25 @@ class ThumbnailDelegate(QStyledItemDelegate):
                 font.setPixelSize(THUMB // 3)
                 painter.setFont(font)
                 painter.setPen(QColor(ERROR_COLOUR))
-                painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "\u26a0")
+                painter.drawText(box, _CENTER, "\u26a0")
                 painter.restore()
             return
         size = pixmap.deviceIndependentSize().toSize().scaled(box.size(),
-                                                              Qt.AspectRatioMode.KeepAspectRatio)
+                                                              _KEEP_ASPECT)
         size = size.boundedTo(pixmap.deviceIndependentSize().toSize())  # never enlarge
         target = QRect(QPoint(0, 0), size)
         target.moveCenter(box.center())
         painter.drawPixmap(target, pixmap)
 
     def _paint_badge(self, painter, rect, colour: QColor, text: str, metrics) -> None:
-        text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, rect.width() - 8)
+        text = metrics.elidedText(text, _ELIDE_RIGHT, rect.width() - 8)
         width = min(rect.width(), metrics.horizontalAdvance(text) + 12)
         badge = QRect(rect.left() + (rect.width() - width) // 2, rect.top(), width, rect.height())
-        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setPen(_NO_PEN)
         painter.setBrush(colour)
         painter.drawRoundedRect(badge, rect.height() / 2, rect.height() / 2)
         painter.setPen(text_colour_on(colour))
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+        painter.drawText(badge, _CENTER, text)
 
 
 class ThumbnailView(QListView):
