@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from horsehuman_gui.core.files import SkippedFile
     from horsehuman_gui.core.prediction import Prediction
 
-__all__ = ["FETCH_BATCH", "ImageItem", "ImageListModel", "RESULT_ROLES", "Roles", "make_items"]
+__all__ = ["FETCH_BATCH", "ImageItem", "ImageListModel", "PAINT_ROLE", "RESULT_ROLES", "Roles",
+           "make_items"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,8 @@ class Roles(IntEnum):
     PAINT = Qt.ItemDataRole.UserRole + 7  # PaintData: everything the delegate draws, in one call
 
 
-_PAINT = int(Roles.PAINT)  # a plain int, as the Qt roles above
+#: ``Roles.PAINT`` as a plain int, as the Qt roles above (the delegate asks it per cell)
+PAINT_ROLE = int(Roles.PAINT)
 
 #: Roles that change when a prediction arrives or is relabelled (ITEM so the proxy refilters).
 RESULT_ROLES = [Roles.ITEM, Roles.LABEL, Roles.CONFIDENCE, Roles.ERROR, Roles.CLASS_INDEX,
@@ -109,7 +111,7 @@ class ImageListModel(QAbstractListModel):
             return item.path.name
         if role == _DECORATION:
             return self._decoration(item)
-        if role == _PAINT:
+        if role == PAINT_ROLE:
             return self._paint_data(item)
         if role == _TOOLTIP:
             return self._tooltip(item)

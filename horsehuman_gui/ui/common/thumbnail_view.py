@@ -13,7 +13,7 @@ from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
-from horsehuman_gui.ui.common.image_list_model import Roles
+from horsehuman_gui.ui.common.image_list_model import PAINT_ROLE, Roles
 
 #: Okabe-Ito colours (distinguishable with colour-blindness), then two more; cycled beyond.
 CLASS_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
@@ -49,17 +49,17 @@ _ANTIALIAS = QPainter.RenderHint.Antialiasing
 _BASE, _ALTERNATE_BASE = QPalette.ColorRole.Base, QPalette.ColorRole.AlternateBase
 _HIGHLIGHT, _HIGHLIGHTED_TEXT = QPalette.ColorRole.Highlight, QPalette.ColorRole.HighlightedText
 _TEXT = QPalette.ColorRole.Text
-_PAINT = int(Roles.PAINT)
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
     """Paints one cell; its size is fixed so the view never asks every row for a size.
 
     A cell is drawn once into a pixmap, kept while it looks the same (up to
-    ``CELL_CACHE_BYTES``, the least recently painted go first), and copied on screen after that. Each of a cell's ~30
-    drawing calls hands the GIL over and takes it back: while classifying, with the decoding
-    and model threads wanting it too, one repaint of the grid took 25-70 ms on 2 cores for
-    ~9 ms of work; copies of unchanged cells make it a few calls each.
+    ``CELL_CACHE_BYTES``, the least recently painted go first), and copied on screen after
+    that. Each of a cell's ~30 drawing calls hands the GIL over and takes it back: while
+    classifying, with the decoding and model threads wanting it too, one repaint of the grid
+    took 25-70 ms on 2 cores for ~9 ms of work; copies of unchanged cells make it a few calls
+    each.
     """
 
     #: bytes of drawn cells kept: two full-HD screens of cells (~110 KB each at scale 1)
@@ -83,7 +83,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self._cell_bytes = 0
 
     def paint(self, painter: QPainter, option, index: QModelIndex) -> None:
-        data = index.data(_PAINT)  # name, pixmap, label, confidence, class, error
+        data = index.data(PAINT_ROLE)  # name, pixmap, label, confidence, class, error
         selected = bool(option.state & _SELECTED)
         rect = option.rect
         ratio = painter.device().devicePixelRatioF()
@@ -128,8 +128,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         line = metrics.height()
         text_top = rect.top() + _PAD + THUMB + 4
         name_rect = QRect(rect.left() + 4, text_top, rect.width() - 8, line)
-        painter.setPen(palette.color(_HIGHLIGHTED_TEXT if selected
-                                     else _TEXT))
+        painter.setPen(palette.color(_HIGHLIGHTED_TEXT if selected else _TEXT))
         name = metrics.elidedText(name, _ELIDE_MIDDLE, name_rect.width())
         painter.drawText(name_rect, _CENTER, name)
         badge_rect = QRect(rect.left() + 6, text_top + line + 4, rect.width() - 12, line + 2)
