@@ -66,6 +66,9 @@ def test_opening_a_model_frees_the_current_one_first_and_takes_it_back_on_failur
     saved = models.bundle.path
     with qtbot.waitSignal(models.opened, timeout=60_000):
         models.open(saved)  # a model only the window holds (the test's fixture holds the first)
+    # the loading job's thread has ended (its frame held the result a moment after handing it
+    # over), as it has long ended when a person opens the next model
+    qtbot.waitUntil(lambda: not models.is_busy(), timeout=10_000)
     held = weakref.ref(models.bundle.model)
     real_open = bundle_module.open_model
     freed_before_loading = []
