@@ -181,7 +181,7 @@ def describe_header(path: str | Path) -> ImageInfo | str:
     so they fail with the same reasons. Damage inside the compressed data is not seen here: the
     training pipeline finds it when it decodes the file.
     """
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)  # a new Path would format it again
     try:
         # images' own FIFO-safe open and JPEG metadata guard: the same protections as decoding
         with images._open_regular_file(path) as handle, \

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -148,3 +150,19 @@ def test_the_walk_gives_the_cache_its_keys_without_a_second_stat(tmp_path, check
     scan_dataset(tmp_path)
     assert checks["full"] == ["red_001.png"]  # checked again; its key read after the decode
     assert asked == [changed]
+
+
+@pytest.mark.parametrize("full", [True, False])
+def test_decodes_share_threads_and_header_checks_keep_to_one(tmp_path, monkeypatch, full):
+    # header checks are Python holding the GIL: threads would only take it from each other
+    threads = set()
+
+    def check(path):
+        threads.add(threading.get_ident())
+        time.sleep(0.002)  # long enough for every idle thread to be handed a chunk
+        return "checked"
+
+    monkeypatch.setattr(scan_checks, "describe_image" if full else "describe_header", check)
+    paths = [tmp_path / f"{i}.png" for i in range(8 * scan_checks._CHUNK)]
+    assert scan_checks.check_images(paths, full=full) == ["checked"] * len(paths)
+    assert len(threads) == (scan_checks.WORKERS if full else 1)
