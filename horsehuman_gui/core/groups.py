@@ -339,10 +339,10 @@ def name_links(paths: Sequence[Path], infos: Sequence[ImageInfo | None] | None =
     """``"name series"`` and ``"burst"`` links from file names (see the module docstring)."""
     series: dict[tuple, list[tuple[int, int]]] = {}
     # str: 5x faster than Path.parent and .stem; interned: one string per folder, not per file
-    names = [os.fspath(path) for path in paths]
-    folders = [sys.intern(os.path.dirname(name)) for name in names]
-    for i, name in enumerate(names):
-        parsed = _series(_stem(os.path.basename(name)))
+    split = [os.fspath(path).rpartition(os.sep) for path in paths]
+    folders = [sys.intern(folder) for folder, _, _ in split]
+    for i, (_, _, name) in enumerate(split):
+        parsed = _series(_stem(name))
         if parsed is not None:
             prefix, number, has_id = parsed
             series.setdefault((folders[i], prefix.lower(), has_id), []).append((number, i))
