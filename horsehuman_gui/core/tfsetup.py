@@ -58,14 +58,19 @@ def load_tensorflow():
 
 
 def _import():
+    import numpy as np
     import tensorflow as tf
     import keras
 
     tf.config.list_physical_devices()  # device start-up logs now, inside the filtered window
-    # The process's first eager tensor holds the GIL ~35 ms (the eager context's start-up): here,
-    # in the background import, rather than when the first training or classification starts,
-    # where it stalled the window beside that job's own work (38-107 ms, bench/gui_responsiveness).
+    # The process's first operation starts TensorFlow's function runtime (~35 ms). Done by an
+    # eager constant, that holds the GIL; a compiled function's call releases it (the window
+    # froze 35-51 ms at the end of this import, now ~12 ms). The constants the jobs make first
+    # (a float, a uint8 batch: ~8 ms each, GIL held) come next, here rather than when the first
+    # training or classification starts beside that job's own work.
+    tf.function(lambda: tf.constant(0.0), autograph=False)()
     tf.constant(0.0)
+    tf.constant(np.zeros((1, 1, 1, 3), np.uint8))
     tf.get_logger().setLevel(logging.ERROR)
     try:
         import absl.logging
