@@ -52,7 +52,7 @@ class ClassChart(QWidget):
         text = self.palette().color(QPalette.ColorRole.WindowText)
         metrics = self.fontMetrics()
         label_w = max(metrics.horizontalAdvance(n) for n, _, _ in self._rows) + 12
-        number_w = max(metrics.horizontalAdvance(f"{t} + {v}") for _, t, v in self._rows) + 12
+        number_w = max(metrics.horizontalAdvance(f"{t:,} + {v:,}") for _, t, v in self._rows) + 12
         bar_w = max(self.width() - label_w - number_w - 4, 20)
         biggest = max(t + v for _, t, v in self._rows) or 1
         self._legend(p, text, label_w)
@@ -71,7 +71,7 @@ class ClassChart(QWidget):
             p.drawRoundedRect(QRectF(label_w + w_train, y, w_val, BAR), 3, 3)
             p.setPen(text)
             p.drawText(QRectF(label_w + w_train + w_val + 6, top, number_w, ROW),
-                       Qt.AlignmentFlag.AlignVCenter, f"{train} + {validation}")
+                       Qt.AlignmentFlag.AlignVCenter, f"{train:,} + {validation:,}")
         p.end()
 
     def _legend(self, p: QPainter, text: QColor, x: float) -> None:

@@ -250,8 +250,8 @@ class DatasetPane(QWidget):
         blocked = " — it cannot be trained on (see the Dataset tab)" \
             if getattr(value, "blocking_problems", ()) else ""
         self.status_message.emit(f"Dataset {root.name}: {len(value.classes)} classes, "
-                                 f"{len(value.train) + len(value.validation)} images, "
-                                 f"{len(value.skipped)} skipped{blocked}")
+                                 f"{len(value.train) + len(value.validation):,} images, "
+                                 f"{len(value.skipped):,} skipped{blocked}")
         self.report_changed.emit(value)
 
     def _on_problem(self, root: Path, problem: _ScanProblem) -> None:
@@ -397,7 +397,7 @@ def _layout_text(report) -> str:
     else:
         layout = (f"class folders; {report.validation_split:.0%} of each class is held out for "
                   f"validation (seed {report.seed})")
-    return (f"{report.root}<br>{total} images in {len(report.classes)} classes, with {layout}.")
+    return (f"{report.root}<br>{total:,} images in {len(report.classes)} classes, with {layout}.")
 
 
 def _sentence(text: str) -> str:

@@ -181,3 +181,13 @@ def test_findings_are_counted_per_kind_and_one_click_shows_their_files(qtbot, pa
     qtbot.addWidget(dialog)
     assert dialog.isVisible()
     assert dialog.files() == [str(p) for f in near for p in f.files]
+
+
+def test_big_counts_are_written_with_thousands_separators(tmp_path):
+    from types import SimpleNamespace
+
+    from horsehuman_gui.ui.dataset.dataset_pane import _layout_text
+
+    report = SimpleNamespace(root=tmp_path, train=range(80_000), validation=range(20_002),
+                             layout="classes", classes=("a", "b"), validation_split=0.2, seed=42)
+    assert "100,002 images in 2 classes" in _layout_text(report)
