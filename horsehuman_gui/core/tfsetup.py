@@ -63,11 +63,11 @@ def _import():
     import keras
 
     tf.config.list_physical_devices()  # device start-up logs now, inside the filtered window
-    # The process's first operation starts TensorFlow's function runtime (~35 ms). Done by an
-    # eager constant, that holds the GIL; a compiled function's call releases it (the window
-    # froze 35-51 ms at the end of this import, now ~12 ms). The constants the jobs make first
-    # (a float, a uint8 batch: ~8 ms each, GIL held) come next, here rather than when the first
-    # training or classification starts beside that job's own work.
+    # The process's first operation starts TensorFlow's function runtime. Done by an eager
+    # constant, that held the GIL 24-38 ms (the window froze then); a compiled function's call
+    # does it with the GIL released. The constants the jobs make first (a float, a uint8 batch:
+    # ~8 ms each, GIL held) come next, here rather than when the first training or
+    # classification starts beside that job's own work.
     tf.function(lambda: tf.constant(0.0), autograph=False)()
     tf.constant(0.0)
     tf.constant(np.zeros((1, 1, 1, 3), np.uint8))

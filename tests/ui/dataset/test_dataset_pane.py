@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from horsehuman_gui.ui.dataset.dataset_pane import DatasetPane
+from horsehuman_gui.ui.dataset.dataset_pane import DatasetPane, _layout_text
 
 
 @pytest.fixture
@@ -184,10 +185,6 @@ def test_findings_are_counted_per_kind_and_one_click_shows_their_files(qtbot, pa
 
 
 def test_big_counts_are_written_with_thousands_separators(tmp_path):
-    from types import SimpleNamespace
-
-    from horsehuman_gui.ui.dataset.dataset_pane import _layout_text
-
     report = SimpleNamespace(root=tmp_path, train=range(80_000), validation=range(20_002),
                              layout="classes", classes=("a", "b"), validation_split=0.2, seed=42)
     assert "100,002 images in 2 classes" in _layout_text(report)
