@@ -39,6 +39,9 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS checks (
     path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL, inode INTEGER NOT NULL,
     level INTEGER NOT NULL, reason TEXT, width INTEGER, height INTEGER, digest TEXT,
     pixels TEXT, dhash INTEGER, thumb BLOB, taken REAL, used REAL NOT NULL) WITHOUT ROWID"""
+#: the columns without the hashes and thumbnail (empty in their place): what a header check gives
+_HEADER_COLUMNS = ("path, size, mtime, inode, level, reason, width, height, '', '', 0, X'', "
+                   "taken, used")
 #: reasons that depend on the file system, not on the file's bytes: checked again every time
 _NOT_KEPT = ("cannot read", "file not found", "broken link", "link loop", "is a folder",
              "not a regular file")
@@ -89,10 +92,11 @@ class ScanCache:
         wanted = {_name(p): i for i, (p, k) in enumerate(zip(paths, keys)) if k is not None}
         try:
             rows, now = [], time.time()
+            columns = "*" if full else _HEADER_COLUMNS
             names = list(wanted)
             for start in range(0, len(names), _IN_LIMIT):
                 part = names[start:start + _IN_LIMIT]
-                rows += db.execute(f"SELECT * FROM checks WHERE path IN "
+                rows += db.execute(f"SELECT {columns} FROM checks WHERE path IN "
                                    f"({','.join('?' * len(part))})", part).fetchall()
             stale = []
             for row in rows:

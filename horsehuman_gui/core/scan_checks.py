@@ -70,17 +70,17 @@ def _check(paths: list[Path], keys: list[Key | None], full: bool
 def check_images(paths: Sequence[Path], *, full: bool, cache: ScanCache | None = None,
                  on_progress: Callable[[int, int], None] | None = None,
                  should_stop: Callable[[], bool] | None = None,
-                 keys: dict | None = None) -> list[Verdict]:
+                 keys: Sequence[Key] | None = None) -> list[Verdict]:
     """The verdict per path, in order: an ``ImageInfo`` (with hashes when ``full``) or why the
     file is unusable. Verdicts in ``cache`` for unchanged files are reused, new ones stored.
 
     ``on_progress(done, total)`` about 10 times a second and for the last file;
     ``should_stop()`` is checked between chunks: True raises ``ScanCancelled`` (files being
     checked finish, queued ones are dropped). ``keys``: each path's cache key
-    (``scan_cache.file_key``) when the caller already has it, e.g. from its walk.
+    (``scan_cache.file_key``), in the order of ``paths``, when the caller already has them,
+    e.g. from its walk.
     """
     total, results = len(paths), []
-    known_keys = keys if keys is not None else {}
     progress = Throttle(on_progress)
     progress(0, total, force=True)
     pending: deque[tuple[list[Path], list, list, Future | None]] = deque()
@@ -89,7 +89,8 @@ def check_images(paths: Sequence[Path], *, full: bool, cache: ScanCache | None =
     try:
         for start in range(0, total, _CHUNK):
             chunk = list(paths[start:start + _CHUNK])
-            chunk_keys = [known_keys.get(p) or file_key(p) for p in chunk]
+            chunk_keys = list(keys[start:start + _CHUNK]) if keys is not None \
+                else [file_key(p) for p in chunk]
             known = cache.get(chunk, chunk_keys, full) if cache is not None \
                 else [None] * len(chunk)
             missing = [i for i, v in enumerate(known) if v is None]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import gc
 import importlib.util
 import logging
 import os
@@ -19,6 +18,8 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+
+from horsehuman_gui.core.gc_pause import gc_paused
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,12 @@ def load_tensorflow():
             # oneDNN's convolutions train the classic model ~4x faster than TensorFlow's own
             # (measured: ~85 vs ~23 images/s on 2 cores). On by default on Linux x86 only.
             os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-            with _filtered_stderr() if quiet else contextlib.nullcontext(), _gc_paused():
+            # Importing TensorFlow and Keras makes about a million long-lived objects. A full
+            # collection walks them all holding the GIL: hundreds of milliseconds in which no
+            # other thread (the GUI's among them) runs Python, and again at every later full
+            # collection. None during the import, and frozen afterwards (never walked again).
+            with _filtered_stderr() if quiet else contextlib.nullcontext(), \
+                    gc_paused(freeze=True):
                 _preload_libraries()
                 _keras = _import()
     return _keras
@@ -105,26 +111,6 @@ def _preload_libraries() -> None:
                     logger.debug("could not preload %s", library)
     except Exception as exc:  # noqa: BLE001 - an optimisation only
         logger.debug("TensorFlow libraries not preloaded: %r", exc)
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """No garbage collection during the import; afterwards its objects are frozen (never
-    scanned again).
-
-    Importing TensorFlow and Keras creates about a million long-lived objects. Each full
-    collection walks all of them while holding the GIL: hundreds of milliseconds during which
-    no other thread (the GUI's among them) runs Python, and again whenever a full collection
-    happens later on (while a model is built or traced, or saved).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
 
 
 @contextlib.contextmanager

@@ -3,6 +3,8 @@ whole, and multi-index hashing against brute force."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -90,6 +92,23 @@ def test_name_series(tmp_path, names, linked):
     paths = [save(scene(seed), tmp_path / name) for seed, name in enumerate(names)]
     infos = _infos(paths)
     assert (NAME_SERIES in _signals_between(infos, 0, 1)) == linked
+
+
+@pytest.mark.parametrize("stem", [
+    "horse05-3", "c0003_horse01-0", "IMG_0412", "set1_0001", "20190504_1201", "cat.1", "h1234-1",
+    "h12345-1", "x-12345", "A_1_2", "ab 3", "-5", "..5", "123", "abc", "a1b2", "", "a-",
+    "x\u06612", "x\u0661", "\u0661\u0662", "photo\u0967\u0968-3", "sup\u00b2"])
+def test_series_parts_of_a_name(stem):
+    """(prefix, index, has id): the index is the longest run of (any script's) digits ending the
+    name, the id 1-4 digits ending the prefix before its separators."""
+    found = re.match(r"^(.*?)(\d+)$", stem)
+    expected = None
+    if found and found.group(1):
+        prefix = found.group(1)
+        base = prefix.rstrip("-_ .")
+        expected = (prefix, int(found.group(2)),
+                    base != prefix and re.search(r"(?<!\d)\d{1,4}$", base) is not None)
+    assert groups._series(stem) == expected
 
 
 def test_a_naming_scheme_for_a_whole_folder_is_no_series(tmp_path):
