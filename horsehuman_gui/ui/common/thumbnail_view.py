@@ -7,10 +7,11 @@ reason. Badges carry their own background, so the fixed palette reads on light a
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 
 from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QAccessible, QColor, QFontMetrics, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
 from horsehuman_gui.ui.common.image_list_model import PAINT_ROLE, Roles
@@ -60,15 +61,28 @@ class ThumbnailDelegate(QStyledItemDelegate):
     classifying, with the decoding and model threads wanting it too, one repaint of the grid
     took 25-70 ms on 2 cores for ~9 ms of work; copies of unchanged cells make it a few calls
     each.
+
+    When a batch of results changes a screenful of cells at once, drawing them all in one
+    repaint still held the window 35-60 ms. Within a view's repaint (``begin_paint`` ..
+    ``end_paint``), once ``PAINT_BUDGET_S`` has passed, a changed cell that has a previous look
+    keeps it (at least one cell is drawn anew per repaint) and ``end_paint`` says the view must
+    repaint again: the rest follow in the next turns of the event loop.
     """
 
     #: bytes of drawn cells kept: two full-HD screens of cells (~110 KB each at scale 1)
     CELL_CACHE_BYTES = 16 * 2**20
+    #: seconds of drawing changed cells per repaint
+    PAINT_BUDGET_S = 0.008
+    _LATEST_KEPT = 4096  # previous looks remembered, by cell without its result
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._cells: OrderedDict[tuple, QPixmap] = OrderedDict()
         self._cell_bytes = 0
+        self._latest: OrderedDict[tuple, QPixmap] = OrderedDict()
+        self._deadline: float | None = None  # None: outside a view's repaint, never deferred
+        self._drawn = 0
+        self._deferred = False
 
     def cell_size(self, option_font) -> QSize:
         line = QFontMetrics(option_font).height()
@@ -80,7 +94,18 @@ class ThumbnailDelegate(QStyledItemDelegate):
     def clear_cache(self) -> None:
         """Forget the drawn cells (the font, palette or style changed)."""
         self._cells.clear()
+        self._latest.clear()
         self._cell_bytes = 0
+
+    def begin_paint(self) -> None:
+        """A repaint of the view starts: the drawing budget runs from now."""
+        self._deadline = time.perf_counter() + self.PAINT_BUDGET_S
+        self._drawn, self._deferred = 0, False
+
+    def end_paint(self) -> bool:
+        """The repaint ended; True when cells kept their previous look and need another."""
+        self._deadline = None
+        return self._deferred
 
     def paint(self, painter: QPainter, option, index: QModelIndex) -> None:
         data = index.data(PAINT_ROLE)  # name, pixmap, label, confidence, class, error
@@ -92,11 +117,23 @@ class ThumbnailDelegate(QStyledItemDelegate):
                rect.width(), rect.height(), ratio, option.palette.cacheKey())
         cell = self._cells.get(key)
         if cell is None:
+            look = key[:2] + key[6:]  # the same cell whatever its result
+            previous = self._latest.get(look)
+            if previous is not None and self._drawn and self._deadline is not None \
+                    and time.perf_counter() > self._deadline:
+                self._deferred = True
+                painter.drawPixmap(rect.topLeft(), previous)
+                return
             cell = self._draw_cell(option, data, selected, ratio)
+            self._drawn += 1
             self._cells[key] = cell
             self._cell_bytes += _bytes(cell)
             while self._cell_bytes > self.CELL_CACHE_BYTES and len(self._cells) > 1:
                 self._cell_bytes -= _bytes(self._cells.popitem(last=False)[1])
+            self._latest[look] = cell
+            self._latest.move_to_end(look)
+            if len(self._latest) > self._LATEST_KEPT:
+                self._latest.popitem(last=False)
         else:
             self._cells.move_to_end(key)
         painter.drawPixmap(rect.topLeft(), cell)
@@ -206,6 +243,30 @@ class ThumbnailView(QListView):
         self._visible_timer.timeout.connect(self._emit_visible)
         # not connected to start() directly: valueChanged(int) would pick start(msec=value)
         self.verticalScrollBar().valueChanged.connect(lambda _value: self._visible_timer.start())
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self._delegate.begin_paint()
+        try:
+            super().paintEvent(event)
+        finally:
+            if self._delegate.end_paint():
+                viewport = self.viewport()  # the cells left for now, in the next turn
+                QTimer.singleShot(0, viewport, viewport.update)
+
+    def dataChanged(self, top_left, bottom_right, roles=()) -> None:  # noqa: N802 - Qt's name
+        # For a change over several rows Qt repaints the whole viewport, and in icon mode asks
+        # the delegate for each changed row's size first. While classifying, results come 32
+        # rows at a time, mostly for rows off screen: only the changed cells on screen are
+        # repainted here (cells have one fixed size). Qt's own way when an assistive technology
+        # listens, which it also tells that the items changed.
+        if top_left.row() == bottom_right.row() or not top_left.isValid() \
+                or QAccessible.isActive():
+            super().dataChanged(top_left, bottom_right, roles)
+            return
+        visible, model, viewport = self.visible_rows(), self.model(), self.viewport()
+        for row in range(max(top_left.row(), visible.start),
+                         min(bottom_right.row() + 1, visible.stop)):
+            viewport.update(self.visualRect(model.index(row, 0, top_left.parent())))
 
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel
+from PySide6.QtCore import QEvent, QItemSelectionModel, QObject
+from PySide6.QtGui import QRegion
 
 from horsehuman_gui.core.prediction import Prediction
 from horsehuman_gui.ui.common.image_list_model import ImageListModel
@@ -75,3 +76,66 @@ def test_the_cells_kept_are_bounded_and_a_font_change_forgets_them(view, monkeyp
     font.setPointSize(font.pointSize() + 2)
     view.setFont(font)
     assert len(delegate._cells) == 0
+
+
+
+def test_changed_cells_past_the_budget_keep_their_look_until_the_next_repaint(view, qtbot,
+                                                                             monkeypatch):
+    monkeypatch.setattr(ThumbnailDelegate, "PAINT_BUDGET_S", 0.0)
+    rows = range(4)
+    before = [_cell_image(view, r) for r in rows]
+    view.drawn.clear()
+    view.model().apply_predictions([Prediction(PATHS[r], "red", 0.875, (0.125, 0.875))
+                                    for r in rows])
+    view.viewport().repaint()
+    assert view.drawn == [("img_000.jpg", "red", False)]  # one anew, however short the budget
+    qtbot.waitUntil(lambda: len(view.drawn) == 4, timeout=5000)  # the rest in later repaints
+    assert sorted(view.drawn) == [(f"img_00{r}.jpg", "red", False) for r in rows]
+    assert all(_cell_image(view, r) != b for r, b in zip(rows, before))  # all show the result
+
+
+def test_cells_never_drawn_are_drawn_whatever_the_budget(view, monkeypatch):
+    monkeypatch.setattr(ThumbnailDelegate, "PAINT_BUDGET_S", 0.0)
+    view.itemDelegate().clear_cache()
+    view.drawn.clear()
+    view.viewport().repaint()
+    on_screen = [PATHS[r].name for r in range(len(PATHS))
+                 if view.visualRect(view.model().index(r, 0)).intersects(view.viewport().rect())]
+    assert len(on_screen) > 4 and sorted(name for name, _, _ in view.drawn) == on_screen
+
+
+
+
+class _PaintedRegions(QObject):
+    def __init__(self):
+        super().__init__()
+        self.regions = []
+
+    def eventFilter(self, watched, event):  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Paint:
+            self.regions.append(QRegion(event.region()))
+        return False
+
+
+def test_results_repaint_only_their_cells_on_screen(view, qtbot):
+    painted = _PaintedRegions()
+    view.viewport().installEventFilter(painted)
+    visible = view.visible_rows()
+    assert visible.stop < 30
+    view.model().apply_predictions([Prediction(PATHS[r], "red", 0.875, (0.125, 0.875))
+                                    for r in range(30, 40)])
+    qtbot.wait(50)
+    assert painted.regions == []  # none of them on screen: nothing repainted
+    view.model().apply_predictions([Prediction(PATHS[r], "blue", 0.75, (0.75, 0.25))
+                                    for r in range(2, 34)])
+    qtbot.waitUntil(lambda: painted.regions != [])
+    qtbot.wait(20)
+    changed = QRegion()
+    for row in range(2, visible.stop):
+        changed += view.visualRect(view.model().index(row, 0))
+    union = QRegion()
+    for region in painted.regions:
+        union += region
+    assert union.subtracted(changed).isEmpty()  # the cells of rows 0 and 1 were not repainted
+    assert not union.intersected(view.visualRect(view.model().index(2, 0))).isEmpty()
+    assert _cell_image(view, 2) != _cell_image(view, 0)  # and row 2 shows its badge
