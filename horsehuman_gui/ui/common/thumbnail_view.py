@@ -73,13 +73,14 @@ class ThumbnailDelegate(QStyledItemDelegate):
     CELL_CACHE_BYTES = 16 * 2**20
     #: seconds of drawing changed cells per repaint
     PAINT_BUDGET_S = 0.008
-    _LATEST_KEPT = 4096  # previous looks remembered, by cell without its result
+    _LATEST_KEPT = 4096  # keys of previous looks remembered (the pixmaps stay in the cache)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._cells: OrderedDict[tuple, QPixmap] = OrderedDict()
         self._cell_bytes = 0
-        self._latest: OrderedDict[tuple, QPixmap] = OrderedDict()
+        # a cell without its result -> the key of its latest drawing in ``_cells``
+        self._latest: OrderedDict[tuple, tuple] = OrderedDict()
         self._deadline: float | None = None  # None: outside a view's repaint, never deferred
         self._drawn = 0
         self._deferred = False
@@ -118,7 +119,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         cell = self._cells.get(key)
         if cell is None:
             look = key[:2] + key[6:]  # the same cell whatever its result
-            previous = self._latest.get(look)
+            previous = self._cells.get(self._latest.get(look))
             if previous is not None and self._drawn and self._deadline is not None \
                     and time.perf_counter() > self._deadline:
                 self._deferred = True
@@ -130,7 +131,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             self._cell_bytes += _bytes(cell)
             while self._cell_bytes > self.CELL_CACHE_BYTES and len(self._cells) > 1:
                 self._cell_bytes -= _bytes(self._cells.popitem(last=False)[1])
-            self._latest[look] = cell
+            self._latest[look] = key
             self._latest.move_to_end(look)
             if len(self._latest) > self._LATEST_KEPT:
                 self._latest.popitem(last=False)

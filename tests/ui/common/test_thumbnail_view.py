@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QEvent, QItemSelectionModel, QObject
-from PySide6.QtGui import QRegion
+from PySide6.QtGui import QPixmap, QRegion
 
 from horsehuman_gui.core.prediction import Prediction
 from horsehuman_gui.ui.common.image_list_model import ImageListModel
@@ -38,6 +38,23 @@ def view(qtbot, monkeypatch):
     view.viewport().repaint()
     view.drawn = drawn
     return view
+
+
+def _pixmaps_held(obj, seen=None) -> list:
+    """The QPixmaps reachable from ``obj``'s attributes and the containers in them."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return []
+    seen.add(id(obj))
+    if isinstance(obj, QPixmap):
+        return [obj]
+    if isinstance(obj, dict):
+        return [p for k, v in obj.items() for x in (k, v) for p in _pixmaps_held(x, seen)]
+    if isinstance(obj, (list, tuple, set)):
+        return [p for x in obj for p in _pixmaps_held(x, seen)]
+    if isinstance(obj, ThumbnailDelegate):
+        return _pixmaps_held(vars(obj), seen)
+    return []
 
 
 def _cell_image(view, row: int):
@@ -72,6 +89,9 @@ def test_the_cells_kept_are_bounded_and_a_font_change_forgets_them(view, monkeyp
     delegate.clear_cache()
     view.viewport().repaint()
     assert len(delegate._cells) == 3  # the last three painted
+    view.scrollToBottom()
+    view.viewport().repaint()
+    assert len(_pixmaps_held(delegate)) == 3  # whatever else it remembers holds no pixmap
     font = view.font()
     font.setPointSize(font.pointSize() + 2)
     view.setFont(font)
