@@ -51,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
 
     bundle = open_model(args.model)
     items, skipped = labelled_items(args.data, bundle.class_names)
-    err(f"{len(items)} images in {len(set(i.label for i in items))} class folders"
-        + (f", {len(skipped)} files or folders left out" if skipped else ""))
+    err(f"{len(items):,} images in {len(set(i.label for i in items))} class folders"
+        + (f", {len(skipped):,} files or folders left out" if skipped else ""))
     with Interrupts() as interrupts:
         scores = run_evaluation(bundle, items, interrupts.is_set)
         if scores is None:
@@ -79,8 +79,8 @@ def run_evaluation(bundle, items, should_stop):
     for failed in scores.failed:
         err(f"left out {printable(failed.path)}: {printable(failed.reason)}")
     if scores.stopped:
-        err(f"interrupted: figures below cover the first {len(scores.labels)} of "
-            f"{len(items)} images")
+        err(f"interrupted: figures below cover the first {len(scores.labels):,} of "
+            f"{len(items):,} images")
     return scores
 
 
@@ -118,7 +118,7 @@ def evaluation_lines(evaluation, title: str) -> list[str]:
         extra.append(f"threshold {evaluation.threshold:g}")
     if evaluation.auc is not None:
         extra.append(f"AUC {evaluation.auc:.3f}")
-    lines = [f"{title} accuracy {evaluation.accuracy:.4f} on {evaluation.n_images} images"
+    lines = [f"{title} accuracy {evaluation.accuracy:.4f} on {evaluation.n_images:,} images"
              + (f" ({', '.join(extra)})" if extra else "")]
     names = [printable(n) for n in evaluation.class_names]
     width = max(5, *map(len, names))

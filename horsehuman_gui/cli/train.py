@@ -153,8 +153,8 @@ def _scan(args, config: TrainConfig):
     report = scan_dataset(args.data, validation_split=config.validation_split, seed=config.seed,
                           on_progress=ProgressLines("checking images"))
     err(f"{len(report.classes)} classes ({', '.join(map(printable, report.classes))}): "
-        f"{len(report.train)} training, {len(report.validation)} validation images; "
-        f"{len(report.skipped)} files skipped (see `horsehuman info`)")
+        f"{len(report.train):,} training, {len(report.validation):,} validation images; "
+        f"{len(report.skipped):,} files skipped (see `horsehuman info`)")
     for warning in report.warnings:
         err(f"warning: {printable(warning)}")
     settings = ", ".join(f"{k} {v}" for k, v in dataclasses.asdict(config).items()

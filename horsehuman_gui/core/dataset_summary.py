@@ -24,7 +24,7 @@ def _grouping_line(report) -> str:
     fired = ", ".join(f"{signal} ({n} links)" for signal, n in report.grouping_links) or "none"
     largest = max(sizes.values(), default=0)
     checked = "" if getattr(report, "decoded", True) else " (file names only: not decoded)"
-    return (f"Near-duplicate groups: {len(sizes)} for {len(items)} images (largest {largest}); "
+    return (f"Near-duplicate groups: {len(sizes):,} for {len(items):,} images (largest {largest:,}); "
             f"signals looked for: {', '.join(report.grouping_signals)}{checked}; found: {fired}")
 
 
@@ -46,14 +46,14 @@ def summary_lines(report, max_skipped: int | None = None) -> list[str]:
     width = max(len(n) for n in (*report.classes, "total"))
     lines.append(f"  {'':{width}}  {'train':>7}  {'validation':>10}")
     for name in report.classes:
-        lines.append(f"  {name:{width}}  {train[name]:>7}  {validation[name]:>10}")
-    lines.append(f"  {'total':{width}}  {len(report.train):>7}  {len(report.validation):>10}")
+        lines.append(f"  {name:{width}}  {train[name]:>7,}  {validation[name]:>10,}")
+    lines.append(f"  {'total':{width}}  {len(report.train):>7,}  {len(report.validation):>10,}")
     lines.append(_grouping_line(report))
     shown = report.skipped if max_skipped is None else report.skipped[:max_skipped]
-    lines.append(f"Skipped files: {len(report.skipped)}")
+    lines.append(f"Skipped files: {len(report.skipped):,}")
     lines += [f"  {_shown(s.path, report.root)}: {s.reason}" for s in shown]
     if len(shown) < len(report.skipped):
-        lines.append(f"  ... and {len(report.skipped) - len(shown)} more")
+        lines.append(f"  ... and {len(report.skipped) - len(shown):,} more")
     lines.append(f"Warnings: {len(report.warnings)}")
     lines += [f"  - {w}" for w in report.warnings]
     lines.append(f"Findings: {len(report.findings)}")

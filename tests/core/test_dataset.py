@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -201,6 +202,16 @@ def test_summary_lines_tell_everything(tmp_path):
     assert "blue/bad.jpg: empty file (0 bytes)" in text
     short = summary_lines(scan_dataset(tmp_path), max_skipped=1)
     assert "  ... and 1 more" in short
+
+
+def test_summary_counts_have_thousands_separators(tmp_path):
+    make_class_folders(tmp_path, per_class=3, size=8)
+    report = scan_dataset(tmp_path)
+    many = dataclasses.replace(report, train=report.train * 500)  # 2,000 training images
+    text = "\n".join(summary_lines(many))
+    assert re.search(r"^  total +2,000 +\d+$", text, re.M)
+    assert re.search(r"^  blue +1,000 ", text, re.M)
+    assert "Near-duplicate groups: " in text and " for 2,00" in text
 
 
 # --- near-duplicate groups, valid/, data health (issue #10) ---------------------------------
