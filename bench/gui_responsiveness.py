@@ -239,6 +239,24 @@ def _classify(app, window, meter, args) -> None:
     print(f"  classified {len(images)} images in {seconds:.1f} s ({len(images) / seconds:.1f}/s)")
 
 
+def _cpu_times() -> list[int] | None:
+    """The machine's CPU time counters (/proc/stat: user ... steal), or None off Linux."""
+    try:
+        with open("/proc/stat") as handle:
+            return [int(v) for v in handle.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+
+
+def _steal_share(before, after) -> float | None:
+    """Share of the CPU time the hypervisor gave to other machines meanwhile (a virtual
+    machine's "steal"): stalls measured then say more about the host than about the app."""
+    if before is None or after is None:
+        return None
+    spent = [b - a for a, b in zip(before, after)]
+    return round(spent[7] / sum(spent), 3) if sum(spent) else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -266,7 +284,9 @@ def main() -> int:
     if not args.skip_stalls:
         print(f"GUI stalls ({args.model} at {args.image_size} px, batch {args.batch_size}, "
               f"{args.epochs} epoch(s), data {args.data}):")
+        cpu_before = _cpu_times()
         stalls = measure_stalls(args)
+        steal = _steal_share(cpu_before, _cpu_times())
         rss = stalls.pop("memory")["rss_mb"]
         for phase, summary in stalls.items():
             print(f"  {phase:10s} longest gap {summary['max_ms']:7.1f} ms (from "
@@ -284,6 +304,10 @@ def main() -> int:
         figures["gui_rss_cycles_mb"] = [round(r) for r in rss]
         figures["gui_rss_growth"] = round(rss[-1] / rss[0], 3)
         figures["load_average"] = round(os.getloadavg()[0], 2)  # other work on the machine
+        figures["cpu_steal_share"] = steal
+        if steal is not None:
+            print(f"  CPU time the hypervisor gave to other machines meanwhile (steal): "
+                  f"{steal:.1%}")
     print(json.dumps(figures))
     return 0
 

@@ -9,7 +9,8 @@ decoding's CPU sets), predict_speedup_vs_loop,
 window_seconds, max_stall_ms_training, max_stall_ms_predict, thumbs_first_screen_s,
 thumbs_extra_mb, max_stall_ms_all (every phase the GUI bench measures), gui_rss_mb and
 gui_rss_growth (the GUI process after train + classify, and over several such cycles),
-extract_ratio, cache_speedup, train_cold_s, train_warm_s (the pretrained path),
+cpu_steal_share (a virtual machine's CPU time its host gave elsewhere during the GUI bench: no
+target), extract_ratio, cache_speedup, train_cold_s, train_warm_s (the pretrained path),
 scan_100000_cold_seconds and scan_100000_warm_seconds (a big folder; every size's figures are
 in scan_big.py's own table). ``--quick``
 uses fewer steps and smaller folders (minutes, not a quarter hour); the figures are rougher. A script that fails leaves its keys null and its output is shown.
@@ -27,17 +28,23 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 
-# key -> (target, comparison that must hold, unit)
+# key -> (target, comparison that must hold, unit); target None: shown, no target. Classifying
+# files costs the model's CPU plus decoding's: with the model keeping every core busy, files
+# reach at most 1 / (1 + decode CPU per image x in-memory rate / cores) of the in-memory rate
+# (0.5-0.75 here, depending on the CPU; predict_throughput.py prints it). The target (issue 14,
+# item 2) is on the ratio to that bound; the ratio to in-memory is shown as it was measured.
 TARGETS = {
     "train_ratio": (0.95, operator.ge, "x in-memory"),
     "train_peak_rss_mb": (2048, operator.le, "MB"),
-    "predict_ratio_vs_inmemory": (0.9, operator.ge, "x in-memory"),
+    "predict_ratio_vs_inmemory": (None, None, "x in-memory"),
     "predict_ratio_vs_bound": (0.95, operator.ge, "x decode bound"),
     "predict_speedup_vs_loop": (4.0, operator.ge, "x per-file loop"),
     "window_seconds": (1.0, operator.le, "s"),
     "max_stall_ms_training": (50, operator.le, "ms"),
     "max_stall_ms_predict": (50, operator.le, "ms"),
     "max_stall_ms_all": (50, operator.le, "ms, every phase"),
+    # CPU time a virtual machine's host gave elsewhere during the GUI bench: stalls then grow
+    "cpu_steal_share": (None, None, "of CPU time (steal)"),
     "gui_rss_mb": (2560, operator.le, "MB after train+classify"),
     "gui_rss_growth": (1.10, operator.le, "x over the cycles"),
     "extract_ratio": (0.95, operator.ge, "x lower bound"),
@@ -100,6 +107,9 @@ def main() -> None:
     for key, (target, holds, unit) in TARGETS.items():
         value = figures.get(key)
         summary[key] = value
+        if target is None:
+            print(f"{key:<28}{value!s:>10}  {unit:<22}-")
+            continue
         met = "?" if value is None else ("yes" if holds(value, target) else "NO")
         sign = ">=" if holds is operator.ge else "<="
         print(f"{key:<28}{value!s:>10}  {sign} {target} {unit:<16}{met}")

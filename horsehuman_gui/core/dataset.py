@@ -276,7 +276,8 @@ def _scan(root, validation_split, seed, on_progress, should_stop, on_walk, store
                 for name, paths in per_class.items()
                 for p, v in zip(paths, checked[part][name]) if isinstance(v, str)]
     usable = {part: {name: [v for v in of_class if not isinstance(v, str)]
-                     for name, of_class in per_class.items()} for part, per_class in checked.items()}
+                     for name, of_class in per_class.items()}
+              for part, per_class in checked.items()}
     report = _build_report(root, layout, parts, folders, names, usable, skipped,
                            validation_split, seed, decoded)
     if not decoded:

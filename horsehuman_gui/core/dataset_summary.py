@@ -24,8 +24,8 @@ def _grouping_line(report) -> str:
     fired = ", ".join(f"{signal} ({n} links)" for signal, n in report.grouping_links) or "none"
     largest = max(sizes.values(), default=0)
     checked = "" if getattr(report, "decoded", True) else " (file names only: not decoded)"
-    return (f"Near-duplicate groups: {len(sizes):,} for {len(items):,} images (largest {largest:,}); "
-            f"signals looked for: {', '.join(report.grouping_signals)}{checked}; found: {fired}")
+    return (f"Near-duplicate groups: {len(sizes):,} for {len(items):,} images "
+            f"(largest {largest:,}); signals looked for: {', '.join(report.grouping_signals)}{checked}; found: {fired}")
 
 
 def summary_lines(report, max_skipped: int | None = None) -> list[str]:
