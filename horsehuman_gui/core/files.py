@@ -94,8 +94,11 @@ def file_problem(path: str | os.PathLike, st: os.stat_result) -> str | None:
     return None
 
 
-def _sort_key(path: Path) -> tuple[str, ...]:
-    return path.parts
+def _sort_key(path: Path) -> str:
+    """Orders paths as their ``parts`` do: the separator becomes NUL, which sorts before every
+    character and is in no name. (``parts`` keeps a tuple on every path: 100,000 more objects
+    for the garbage collector to walk, ~30 ms of a collection holding the GIL.)"""
+    return os.fspath(path).replace(os.sep, "\0")
 
 
 #: entries looked at between two calls of a walk's ``on_found`` (a folder of 100,000 files
@@ -198,7 +201,7 @@ def walk_images(folder: str | Path, recursive: bool = True, *, visited: set | No
     if found_keys is None:
         images.sort(key=_sort_key)
     else:
-        order = sorted(range(len(images)), key=lambda i: images[i].parts)
+        order = sorted(range(len(images)), key=lambda i: _sort_key(images[i]))
         images = [images[i] for i in order]
         keys.extend(found_keys[i] for i in order)
     skipped.sort(key=lambda s: _sort_key(s.path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from conftest import make_bad_files, make_odd_images, write_image
@@ -133,3 +134,9 @@ def test_child_paths_from_pathlib_internals_or_the_public_operator(tmp_path, mon
         monkeypatch.setattr(files.Path, "_make_child_relpath", changed, raising=False)
         fallback = files._child_maker()
         assert fallback(tmp_path, "p.png") == tmp_path / "p.png"
+
+
+def test_paths_sort_as_their_parts_do():
+    paths = [Path(p) for p in ["/d/a b/x.png", "/d/a/z.png", "/d/a.png", "/d/a/b/c.png", "/d/a-b",
+                               "/d/A/x.png", "/d/a/ b.png", "/d/é/x.png", "/d/a!/x.png", "/d/a"]]
+    assert sorted(paths, key=files._sort_key) == sorted(paths, key=lambda p: p.parts)
