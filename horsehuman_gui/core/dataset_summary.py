@@ -25,7 +25,8 @@ def _grouping_line(report) -> str:
     largest = max(sizes.values(), default=0)
     checked = "" if getattr(report, "decoded", True) else " (file names only: not decoded)"
     return (f"Near-duplicate groups: {len(sizes):,} for {len(items):,} images "
-            f"(largest {largest:,}); signals looked for: {', '.join(report.grouping_signals)}{checked}; found: {fired}")
+            f"(largest {largest:,}); signals looked for: "
+            f"{', '.join(report.grouping_signals)}{checked}; found: {fired}")
 
 
 def summary_lines(report, max_skipped: int | None = None) -> list[str]:

@@ -77,14 +77,19 @@ def _stat_failure(exc: OSError, is_link: bool) -> str:
     return f"cannot read: {exc.strerror or exc}"
 
 
+def split_suffix(name: str) -> tuple[str, str]:
+    """(``Path(name).stem``, ``Path(name).suffix``) of a file name, without making a Path."""
+    dot = name.rfind(".")
+    return (name[:dot], name[dot:]) if 0 < dot < len(name) - 1 else (name, "")
+
+
 def file_problem(path: str | os.PathLike, st: os.stat_result) -> str | None:
     """Why a regular-looking file cannot be an image, judged from its name and ``stat``
     (``path``: anything ``os.access`` takes whose name ends the path, e.g. a ``DirEntry``)."""
     if not stat.S_ISREG(st.st_mode):
         return "not a regular file"
     name = os.path.basename(path) if not isinstance(path, os.DirEntry) else path.name
-    dot = name.rfind(".")  # Path.suffix, without making a Path
-    suffix = name[dot:].lower() if 0 < dot < len(name) - 1 else ""
+    suffix = split_suffix(name)[1].lower()
     if suffix not in IMAGE_EXTENSIONS:
         return f"not an image file ({suffix})" if suffix else "not an image file (no extension)"
     if st.st_size == 0:

@@ -48,6 +48,7 @@ from PIL import Image
 
 from horsehuman_gui.core import images
 from horsehuman_gui.core.errors import ImageError
+from horsehuman_gui.core.files import split_suffix
 from horsehuman_gui.core.images import open_rgb
 
 logger = logging.getLogger(__name__)
@@ -319,12 +320,6 @@ def similar_links(infos: Sequence[ImageInfo]) -> list[Link]:
     return [Link(int(a), int(b), SIMILAR) for a, b in pairs[correlation >= THUMB_CORRELATION]]
 
 
-def _stem(name: str) -> str:
-    """``Path(name).stem`` for a file name, without making a Path."""
-    dot = name.rfind(".")
-    return name[:dot] if 0 < dot < len(name) - 1 else name
-
-
 def _series(stem: str) -> tuple[str, int, bool] | None:
     """(name before the index, index, whether that name carries its own short id) or None."""
     prefix = stem.rstrip(_ASCII_DIGITS)  # str methods, not the regex: ~35% less time
@@ -347,7 +342,7 @@ def name_links(paths: Sequence[Path], infos: Sequence[ImageInfo | None] | None =
     split = [os.fspath(path).rpartition(os.sep) for path in paths]
     folders = [sys.intern(folder) for folder, _, _ in split]
     for i, (_, _, name) in enumerate(split):
-        parsed = _series(_stem(name))
+        parsed = _series(split_suffix(name)[0])
         if parsed is not None:
             prefix, number, has_id = parsed
             series.setdefault((folders[i], prefix.lower(), has_id), []).append((number, i))

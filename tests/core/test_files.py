@@ -140,3 +140,9 @@ def test_paths_sort_as_their_parts_do():
     paths = [Path(p) for p in ["/d/a b/x.png", "/d/a/z.png", "/d/a.png", "/d/a/b/c.png", "/d/a-b",
                                "/d/A/x.png", "/d/a/ b.png", "/d/é/x.png", "/d/a!/x.png", "/d/a"]]
     assert sorted(paths, key=files._sort_key) == sorted(paths, key=lambda p: p.parts)
+
+
+@pytest.mark.parametrize("name", ["a.png", "a.tar.gz", ".png", "..png", "a.", "a", "a..b",
+                                  "IMG_0001.JPG", "x.y.", "é.jpeg"])
+def test_split_suffix_is_path_stem_and_suffix(name):
+    assert files.split_suffix(name) == (Path(name).stem, Path(name).suffix)
