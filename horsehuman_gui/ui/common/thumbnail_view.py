@@ -11,7 +11,8 @@ import time
 from collections import OrderedDict
 
 from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAccessible, QColor, QFontMetrics, QPainter, QPalette, QPixmap
+from PySide6.QtGui import (QAccessible, QColor, QFontMetrics, QPainter, QPalette, QPixmap,
+                           QRegion)
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
 from horsehuman_gui.ui.common.image_list_model import PAINT_ROLE, Roles
@@ -65,8 +66,8 @@ class ThumbnailDelegate(QStyledItemDelegate):
     When a batch of results changes a screenful of cells at once, drawing them all in one
     repaint still held the window 35-60 ms. Within a view's repaint (``begin_paint`` ..
     ``end_paint``), once ``PAINT_BUDGET_S`` has passed, a changed cell that has a previous look
-    keeps it (at least one cell is drawn anew per repaint) and ``end_paint`` says the view must
-    repaint again: the rest follow in the next turns of the event loop.
+    keeps it (at least one cell is drawn anew per repaint) and ``end_paint`` gives the view the
+    cells to repaint again: they follow in the next turns of the event loop.
     """
 
     #: bytes of drawn cells kept: two full-HD screens of cells (~110 KB each at scale 1)
@@ -83,7 +84,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self._latest: OrderedDict[tuple, tuple] = OrderedDict()
         self._deadline: float | None = None  # None: outside a view's repaint, never deferred
         self._drawn = 0
-        self._deferred = False
+        self._deferred = QRegion()  # cells showing their previous look in this repaint
 
     def cell_size(self, option_font) -> QSize:
         line = QFontMetrics(option_font).height()
@@ -101,10 +102,10 @@ class ThumbnailDelegate(QStyledItemDelegate):
     def begin_paint(self) -> None:
         """A repaint of the view starts: the drawing budget runs from now."""
         self._deadline = time.perf_counter() + self.PAINT_BUDGET_S
-        self._drawn, self._deferred = 0, False
+        self._drawn, self._deferred = 0, QRegion()
 
-    def end_paint(self) -> bool:
-        """The repaint ended; True when cells kept their previous look and need another."""
+    def end_paint(self) -> QRegion:
+        """The repaint ended; the cells that kept their previous look and need another."""
         self._deadline = None
         return self._deferred
 
@@ -122,7 +123,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             previous = self._cells.get(self._latest.get(look))
             if previous is not None and self._drawn and self._deadline is not None \
                     and time.perf_counter() > self._deadline:
-                self._deferred = True
+                self._deferred += rect
                 painter.drawPixmap(rect.topLeft(), previous)
                 return
             cell = self._draw_cell(option, data, selected, ratio)
@@ -250,9 +251,10 @@ class ThumbnailView(QListView):
         try:
             super().paintEvent(event)
         finally:
-            if self._delegate.end_paint():
-                viewport = self.viewport()  # the cells left for now, in the next turn
-                QTimer.singleShot(0, viewport, viewport.update)
+            left = self._delegate.end_paint()  # the cells left for now, in the next turn
+            if not left.isEmpty():
+                viewport = self.viewport()
+                QTimer.singleShot(0, viewport, lambda: viewport.update(left))
 
     def dataChanged(self, top_left, bottom_right, roles=()) -> None:  # noqa: N802 - Qt's name
         # For a change over several rows Qt repaints the whole viewport, and in icon mode asks
